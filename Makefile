@@ -1,0 +1,40 @@
+# The two commands of a fresh machine (see README):
+#   make run    the whole pipeline on the embedded default (Fashion-MNIST), via `dvc repro`
+#   make test   the test suite
+# Both create or reuse the virtualenv .venv and make sure Fashion-MNIST is there.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+# stage commands (`dth ...`, `dvc`, `snakemake`) come from the virtualenv
+export PATH := $(BIN):$(PATH)
+
+.PHONY: run test test-fast venv data clean help
+
+help:
+	@echo "make run   - run the whole pipeline on the default params (dvc repro), ~20 min on 2 cores"
+	@echo "make test  - run the test suite (includes the slow end-to-end DAG tests)"
+	@echo "make test-fast - the tests without the slow end-to-end ones"
+
+venv: $(VENV)/.installed
+
+# Reinstalled when the pinned dependencies change.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	@touch $@
+
+data: venv
+	@bash workflow/scripts/ensure_fashion_mnist.sh
+
+run: data
+	dvc repro
+
+test: data
+	python -m pytest -q
+
+test-fast: data
+	python -m pytest -q -m "not slow"
+
+clean:
+	rm -rf checkpoints .snakemake logs benchmarks

@@ -1,0 +1,13 @@
+# Stage 1: fetch and split the dataset (dth/prepare.py).
+rule prepare:
+    input:
+        "dth/prepare.py",
+        "dth/datasets.py",
+        "dth/splits.py",
+    output:
+        directory("data/prepared"),
+    log:
+        "logs/prepare/prepare.log",
+    threads: workflow.cores
+    shell:
+        "dth prepare --params {PARAMS} --out {output} 2> {log}"

@@ -1,0 +1,23 @@
+# Stage 7: the tables, figures and REPORT.md (dth/report.py).
+
+
+rule report:
+    input:
+        expand("results/metrics/{name}.json", name=MODELS),
+        expand("results/plots/pr/{name}.csv", name=MODELS),
+        expand("results/plots/pn/{name}.csv", name=MODELS),
+        expand("results/plots/train/{name}.csv", name=["teacher"] + STUDENTS + TERNARY),
+        expand("results/ternary/{name}.json", name=TERNARY),
+        expand("results/speed/{name}.json", name=["teacher"] + STUDENTS + TERNARY),
+        f"codes/dth-{BITS[0]}-s{SEED}.npz",
+        "dth/report.py",
+    output:
+        tables=directory("results/tables"),
+        figures=directory("results/figures"),
+        report="results/REPORT.md",
+    log:
+        "logs/report/report.log",
+    threads: 1
+    shell:
+        "dth report --params {PARAMS} --results results --data data/prepared"
+        f" --gallery-codes codes/dth-{BITS[0]}-s{SEED}.npz --out results 2> {{log}}"
