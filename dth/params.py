@@ -139,7 +139,7 @@ SCHEMA: dict[str, Any] = {
     },
     "encode": {"batch_size": _int(1)},
     "evaluate": {"topk": _optional(_int(1)), "precision_at": _int(1), "radius": _int(0)},
-    "search": {"index": _choice("flat", "hash"), "topk": _int(1)},
+    "search": {"index": _choice("flat", "hash"), "topk": _int(1), "hash_bits": _int(1, 64), "nflip": _int(0, 8)},
 }
 
 

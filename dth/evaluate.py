@@ -1,0 +1,81 @@
+"""Evaluate a codes file: mAP (stable and tie-aware), precision@N, precision-recall by radius.
+
+    dth evaluate --codes codes/dth-12-s0.npz --out results/metrics/dth-12-s0.json \\
+        --pr results/plots/pr/dth-12-s0.csv --pn results/plots/pn/dth-12-s0.csv
+
+The protocol is METHOD.md's "Evaluation protocol" (dth/metrics.py has the details):
+the database is ranked by Hamming distance to each query, ties by database index;
+relevant = sharing at least one label.
+
+Writes (atomically):
+    --out   metrics JSON, flat keys: model, map (mAP@topk, stable ties), map_tie_average
+            (the expected mAP over all orders within tied distances), precision_radius<r>
+            (mean precision within Hamming radius r, an empty ball counting 0),
+            empty_ball_radius<r> (share of queries whose ball is empty), bits, topk,
+            precision_at, num_queries, num_database
+    --pr    CSV radius,precision,recall for r = 0 .. k
+    --pn    CSV n,precision for N = 1 .. precision_at
+
+params (evaluate:): topk (null = mAP@all), precision_at (longest N of the P@N curve;
+cut to the database size if larger), radius (the r of precision_radius<r>).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from dth.errors import DthError
+from dth.hamming import load_codes
+from dth.io import atomic_path, write_json
+from dth.metrics import evaluate_codes
+from dth.params import load_params
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--codes", required=True, help="codes file written by `dth encode`")
+    parser.add_argument("--out", default=None, help="metrics JSON (default: results/metrics/<model>.json)")
+    parser.add_argument("--pr", default=None, help="PR curve CSV (default: results/plots/pr/<model>.csv)")
+    parser.add_argument("--pn", default=None, help="P@N curve CSV (default: results/plots/pn/<model>.csv)")
+    parser.add_argument("--threads", type=int, default=None, help="threads (default: the CPUs available)")
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+
+
+def write_csv(path: str | Path, table: dict) -> None:
+    with atomic_path(path) as tmp:
+        pd.DataFrame(table).to_csv(tmp, index=False, float_format="%.10g")
+
+
+def main(args) -> int:
+    params = load_params(args.params)["evaluate"]
+    codes = load_codes(args.codes)
+    name = codes["model"]
+    num_database = len(codes["database_codes"])
+    topk = params["topk"]
+    if topk is not None and topk > num_database:
+        raise DthError(f"{args.params}: evaluate.topk is {topk} but {args.codes} has only {num_database} "
+                       f"database items; use topk <= {num_database} or null (mAP@all)")
+    precision_at = min(params["precision_at"], num_database)
+    if precision_at < params["precision_at"]:
+        print(f"dth evaluate: note: precision@N computed for N <= {precision_at}, the database size "
+              f"(evaluate.precision_at is {params['precision_at']})")
+
+    result = evaluate_codes(codes["query_codes"], codes["database_codes"], codes["query_labels"],
+                            codes["database_labels"], bits=codes["bits"], topk=topk,
+                            precision_at=precision_at, radius=params["radius"], num_threads=args.threads)
+    metrics = {"model": name, "precision_at": precision_at, **result["metrics"]}
+
+    out = Path(args.out or f"results/metrics/{name}.json")
+    write_csv(args.pr or f"results/plots/pr/{name}.csv",
+              {"radius": result["pr"]["radius"], "precision": result["pr"]["precision"],
+               "recall": result["pr"]["recall"]})
+    write_csv(args.pn or f"results/plots/pn/{name}.csv",
+              {"n": result["pn"]["n"], "precision": result["pn"]["precision"]})
+    write_json(out, metrics)  # last: its presence says the curves are there too
+    r = params["radius"]
+    print(f"dth evaluate: {name}: mAP@{'all' if topk is None else topk} {metrics['map']:.4f} "
+          f"(tie-aware {metrics['map_tie_average']:.4f}), precision within radius {r} "
+          f"{metrics[f'precision_radius{r}']:.4f} ({metrics[f'empty_ball_radius{r}']:.1%} empty balls) -> {out}")
+    return 0

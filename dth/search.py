@@ -1,0 +1,234 @@
+"""Hamming search of the database codes with faiss: print (and optionally draw) each query's top hits.
+
+    dth search --codes codes/dth-12-s0.npz --query-index 0 1 2
+    dth search --codes codes/dth-12-s0.npz --query-index 5 --gallery gallery.png
+    dth search --codes codes/dth-12-s0.npz --model models/dth-12-s0.pt --image shoe.png bag.jpg
+    dth search --codes codes/dth-12-s0.npz --query-index 0 --index hash --topk 20
+
+Queries are query-set items (--query-index, their codes are in the codes file) and/or
+image files (--image, encoded with --model after conversion to the prepared images'
+shape: grey or RGB, resized). For each query it prints the top --topk database items:
+rank, database index, Hamming distance, label, and whether it is relevant (shares a
+label with the query; known only for query-set items).
+
+Indexes (faiss): `flat` = IndexBinaryFlat, exact; its counting search returns tied
+distances in database order, the ranking the metrics use. `hash` = IndexBinaryHash on
+the first search.hash_bits bits, probing buckets within search.nflip flipped bits: fast
+on large clustered databases, approximate (it may return fewer than topk items).
+
+--gallery out.png draws each query and its top 10 from the prepared images, framed
+green where relevant and red where not (grey for image-file queries, whose relevance
+is unknown). An unreadable image file gets one error line naming it on stderr; the
+other queries are still answered and the exit status is 1.
+
+params (search:): index (flat | hash), topk, hash_bits, nflip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dth.data import load_manifest, load_split
+from dth.errors import DthError
+from dth.hamming import encode_images, load_codes, load_hash_model, model_bits, packed_width
+from dth.io import atomic_path, sha256_file
+from dth.params import load_params
+
+GALLERY_SIZE = 10  # results drawn per query
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--codes", required=True, help="codes file written by `dth encode`")
+    parser.add_argument("--data", default="data/prepared", help="prepared data folder (default: data/prepared)")
+    parser.add_argument("--query-index", type=int, nargs="+", default=[], metavar="I",
+                        help="query-set items to search with (0-based)")
+    parser.add_argument("--image", nargs="+", default=[], metavar="FILE", help="image files to search with")
+    parser.add_argument("--model", default=None, help="model that encodes --image files (.pt or packed .npz)")
+    parser.add_argument("--topk", type=int, default=None, help="results per query (default: params search.topk)")
+    parser.add_argument("--index", choices=("flat", "hash"), default=None,
+                        help="faiss index (default: params search.index)")
+    parser.add_argument("--gallery", default=None, metavar="PNG", help="draw the queries and their top 10 here")
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+
+
+# --- the search path (bench/search.py times it) ---
+
+def build_index(database_codes: np.ndarray, bits: int, kind: str = "flat", hash_bits: int = 16,
+                nflip: int = 2):
+    """A faiss binary index over packed database codes, uint8 (N, ceil(bits/8))."""
+    import faiss
+
+    dim = 8 * packed_width(bits)  # faiss counts whole bytes; our padding bits are always 0
+    if kind == "flat":
+        index = faiss.IndexBinaryFlat(dim)
+        index.use_heap = False  # counting search: results by distance, ties in database order
+    elif kind == "hash":
+        index = faiss.IndexBinaryHash(dim, min(hash_bits, bits))
+        index.nflip = nflip
+    else:
+        raise ValueError(f"index must be flat or hash, not {kind!r}")
+    index.add(np.ascontiguousarray(database_codes))
+    return index
+
+
+def search(index, query_codes: np.ndarray, topk: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distances int32, indices int64), each (Q, topk); missing results (hash index) are -1."""
+    distances, indices = index.search(np.ascontiguousarray(query_codes), topk)
+    distances = np.where(indices >= 0, distances, -1)
+    return distances, indices
+
+
+# --- queries ---
+
+@dataclass
+class Query:
+    name: str                    # "query 3" or the image file's path
+    code: np.ndarray             # uint8 (ceil(k/8),)
+    image: np.ndarray            # uint8 (H, W, C), for the gallery
+    labels: np.ndarray | None    # multi-hot, None when unknown (image files)
+
+
+def read_image(path: str, shape: tuple[int, int, int]) -> np.ndarray:
+    """uint8 (H, W, C) of an image file, converted to grey or RGB and resized to `shape`."""
+    from PIL import Image
+
+    height, width, channels = shape
+    with Image.open(path) as img:
+        img = img.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BILINEAR)
+        array = np.asarray(img, dtype=np.uint8)
+    return array.reshape(height, width, channels)
+
+
+def image_queries(paths, model_path, bits, codes_sha, shape) -> tuple[list[Query], list[str]]:
+    """Encoded image-file queries, and an error line for each file that cannot be read."""
+    if not paths:
+        return [], []
+    if model_path is None:
+        raise DthError("--image needs --model, the model that wrote the codes, to encode the images")
+    model = load_hash_model(model_path)
+    if bits not in model_bits(model):
+        raise DthError(f"--model {model_path} makes codes of k in {model_bits(model)}, the codes file has k={bits}")
+    if tuple(model.input_shape) != tuple(shape):
+        raise DthError(f"--model {model_path} takes images of shape {model.input_shape}, the data has {shape}")
+    if sha256_file(model_path) != codes_sha:
+        print(f"dth search: warning: {model_path} is not the model file that wrote the codes", file=sys.stderr)
+    queries, errors = [], []
+    for path in paths:
+        try:
+            image = read_image(path, shape)
+        except (OSError, ValueError) as e:  # missing, unreadable or not an image (PIL's errors are OSErrors)
+            errors.append(f"dth search: error: cannot read image {path}: {e}")
+            continue
+        code = encode_images(model, image[None], [bits])[bits][0]
+        queries.append(Query(name=str(path), code=code, image=image, labels=None))
+    return queries, errors
+
+
+def label_text(labels: np.ndarray, class_names: list[str]) -> str:
+    return ",".join(class_names[j] if j < len(class_names) else str(j) for j in np.flatnonzero(labels)) or "-"
+
+
+# --- output ---
+
+def print_results(query, distances, indices, db_labels, class_names, topk) -> None:
+    known = query.labels is not None
+    label = label_text(query.labels, class_names) if known else "unknown (image file)"
+    print(f"{query.name}: label {label}")
+    print(f"  {'rank':>4}  {'index':>8}  {'distance':>8}  {'relevant':>8}  label")
+    for rank, (d, i) in enumerate(zip(distances[:topk], indices[:topk]), start=1):
+        if i < 0:
+            break
+        relevant = ("yes" if (query.labels & db_labels[i]).any() else "no") if known else "-"
+        print(f"  {rank:>4}  {i:>8}  {d:>8}  {relevant:>8}  {label_text(db_labels[i], class_names)}")
+
+
+def draw_gallery(path, queries, results, db_images, db_labels, class_names) -> None:
+    """One row per query: the query, then its top 10, framed green (relevant) / red / grey (unknown)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = GALLERY_SIZE + 1
+    fig, axes = plt.subplots(len(queries), cols, figsize=(1.3 * cols, 1.6 * len(queries)), squeeze=False)
+    grey = db_images.shape[-1] == 1
+    for row, (query, (distances, indices)) in enumerate(zip(queries, results)):
+        known = query.labels is not None
+        cells = [(query.image, (f"{Path(query.name).name}\nrelevance unknown" if not known
+                                else f"{query.name}\n{label_text(query.labels, class_names)}"), "black")]
+        for d, i in zip(distances[:GALLERY_SIZE], indices[:GALLERY_SIZE]):
+            if i < 0:
+                break
+            colour = ("green" if (query.labels & db_labels[i]).any() else "red") if known else "grey"
+            cells.append((np.asarray(db_images[i]), f"#{i} d={d}", colour))
+        for col in range(cols):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col >= len(cells):
+                ax.axis("off")
+                continue
+            image, title, colour = cells[col]
+            ax.imshow(image[..., 0] if grey else image, cmap="gray" if grey else None, vmin=0, vmax=255)
+            ax.set_title(title, fontsize=6)
+            for spine in ax.spines.values():
+                spine.set_edgecolor(colour)
+                spine.set_linewidth(3 if col else 1)
+    fig.suptitle("top 10 by Hamming distance: green relevant, red not, grey unknown (image-file query)",
+                 fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+def main(args) -> int:
+    params = load_params(args.params)["search"]
+    topk = args.topk if args.topk is not None else params["topk"]
+    kind = args.index or params["index"]
+    if topk < 1:
+        raise DthError(f"--topk must be >= 1, got {topk}")
+    if not args.query_index and not args.image:
+        raise DthError("nothing to search with: give --query-index I ... and/or --image FILE ...")
+
+    codes = load_codes(args.codes)
+    bits = codes["bits"]
+    manifest = load_manifest(args.data)
+    class_names = list(manifest.get("class_names") or [])
+    shape = tuple(int(s) for s in manifest["image_shape"])
+    num_queries = len(codes["query_codes"])
+    for i in args.query_index:
+        if not 0 <= i < num_queries:
+            raise DthError(f"--query-index {i}: the codes file has query items 0 .. {num_queries - 1}")
+
+    query_images = db_images = None
+    if args.gallery:
+        query_images, _ = load_split(args.data, "query")
+        db_images, _ = load_split(args.data, "database")
+        if len(db_images) != len(codes["database_codes"]) or len(query_images) != num_queries:
+            raise DthError(f"{args.data} does not hold the sets that {args.codes} was encoded from "
+                           f"({len(db_images)} vs {len(codes['database_codes'])} database items)")
+
+    queries = [Query(name=f"query {i}", code=codes["query_codes"][i],
+                     image=None if query_images is None else np.asarray(query_images[i]),
+                     labels=codes["query_labels"][i]) for i in args.query_index]
+    from_files, errors = image_queries(args.image, args.model, bits, codes["model_sha256"], shape)
+    queries += from_files
+    for line in errors:
+        print(line, file=sys.stderr)
+
+    if queries:
+        index = build_index(codes["database_codes"], bits, kind, params["hash_bits"], params["nflip"])
+        wanted = min(max(topk, GALLERY_SIZE if args.gallery else 0), len(codes["database_codes"]))
+        distances, indices = search(index, np.stack([q.code for q in queries]), wanted)
+        for q, d, i in zip(queries, distances, indices):
+            print_results(q, d, i, codes["database_labels"], class_names, topk)
+        if args.gallery:
+            draw_gallery(args.gallery, queries, list(zip(distances, indices)), db_images,
+                         codes["database_labels"], class_names)
+            print(f"dth search: gallery of {len(queries)} queries -> {args.gallery}")
+    return 1 if errors else 0
