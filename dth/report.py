@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dth.data import load_manifest, load_split
 from dth.errors import DthError
 from dth.io import atomic_dir, write_text
 from dth.params import load_params
@@ -227,26 +228,21 @@ def training_figure(results: Path, figures: Path, bits: list[int], seed: int) ->
     return "training_curves.png"
 
 
-def gallery_figure(codes_path: Path, data: Path, figures: Path, queries=(0, 1, 2, 3)) -> str:
-    from dth.gallery import draw_gallery
-    from dth.hamming import hamming_distances
-    from dth.data import load_split, load_manifest
+def gallery_figure(codes_path: Path, data: Path, figures: Path, queries=(0, 1, 2, 3, 4)) -> str:
+    """The first query images and their top 10, found the way `dth search` finds them."""
+    from dth.hamming import load_codes
+    from dth.search import Query, build_index, draw_gallery, search
 
-    with np.load(codes_path) as z:
-        q_codes, db_codes = z["query_codes"], z["database_codes"]
-        q_labels, db_labels = z["query_labels"], z["database_labels"]
+    codes = load_codes(codes_path)
     q_images, _ = load_split(data, "query")
-    db_images, _ = load_split(data, "database")
-    names = load_manifest(data).get("class_names")
-    rows = []
-    for qi in queries:
-        d = hamming_distances(q_codes[qi:qi + 1], db_codes)[0]
-        top = np.argsort(d, kind="stable")[:10]
-        relevant = (db_labels[top] & q_labels[qi]).any(axis=1)
-        rows.append((q_images[qi], [(db_images[j], int(d[j]), bool(r)) for j, r in zip(top, relevant)]))
+    db_images, db_labels = load_split(data, "database")
+    index = build_index(codes["database_codes"], codes["bits"])
+    chosen = [Query(name=f"query {i}", code=codes["query_codes"][i], image=np.asarray(q_images[i]),
+                    labels=codes["query_labels"][i]) for i in queries]
+    distances, indices = search(index, np.stack([q.code for q in chosen]), 10)
     out = figures / "gallery.png"
-    draw_gallery(rows, out, title=f"Retrieval gallery: {codes_path.stem} (green: relevant, red: not)",
-                 class_names=names)
+    draw_gallery(out, chosen, list(zip(distances, indices)), db_images, db_labels,
+                 load_manifest(data).get("class_names", []))
     return out.name
 
 
