@@ -1,0 +1,386 @@
+"""The training loop shared by the teacher, the students and the ternary fine-tuning.
+
+    from dth.train import TrainConfig, load_train_set, Validation, fit, resolve_device
+    cfg = TrainConfig.from_section(params["student"])          # epochs, batch_size, lr, ...
+    train = load_train_set("data/prepared")                    # uint8 images in memory
+    val = Validation.from_prepared("data/prepared", 500, 5000, outputs=lambda m, x: {12: m(x)})
+    def step_loss(model, x, y, extras):                        # x float [0, 1], augmented
+        h, logits = model(x)
+        return student_objective("dth", h, logits, y, extras["teacher_h"], params), top1_accuracy(logits, y)
+    rows = fit(model, step_loss, train, cfg, seed=0, device=resolve_device("auto"),
+               name="dth-12-s0", curve="results/plots/train/dth-12-s0.csv", validate=val)
+
+What `fit` guarantees:
+- Data stays in memory as uint8 tensors (on the training device); each batch is
+  augmented as a whole (random crop from a 4-px zero padding, horizontal flip) by one
+  gather, not image by image through PIL.
+- Seeded: batch order and augmentation come from a torch.Generator seeded with `seed`
+  (model initialisation is the caller's, under `torch.manual_seed(seed)`); on CPU two
+  runs with the same inputs give bit-identical weights.
+- Per-step learning rate: linear warm-up over `warmup_epochs`, then cosine decay to 0,
+  step decay (/10 at 50% and 75% of the steps) or constant. Each optimizer parameter
+  group's own lr is scaled the same way (the ternary stage gives the TTQ scales theirs).
+- After each epoch: a checkpoint `checkpoints/<name>/last.pt` written atomically (model,
+  optimizer, RNG state, curve so far, a fingerprint of the run's settings) and the
+  curve CSV rewritten. A rerun with the same fingerprint resumes after the last
+  finished epoch and ends with the same weights as an uninterrupted run; a checkpoint
+  with another fingerprint is ignored. The stage removes the folder when it is done
+  (`remove_checkpoint`).
+- Curve columns (docs/artifacts.md): epoch (1-based), step (optimizer steps so far),
+  loss (mean over the epoch's steps), train_acc (mean top-1 accuracy over the epoch's
+  augmented batches; empty when the objective does not train a classifier), val_acc,
+  val_map (mAP@all of the fixed validation slice; averaged over heads for the teacher),
+  lr (of the first parameter group at the epoch's end), seconds (wall time since the
+  run's start, validation included, summed over resumed runs).
+- A NaN or infinite loss stops the run with a DthError naming the epoch and the step.
+- The last batch of an epoch is dropped when incomplete (every step has batch_size
+  images; which images are left out changes every epoch).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from dth.data import load_manifest, load_split
+from dth.errors import DthError
+from dth.io import atomic_path
+
+CURVE_COLUMNS = ["epoch", "step", "loss", "train_acc", "val_acc", "val_map", "lr", "seconds"]
+CHECKPOINT_FORMAT = "dth-train-checkpoint/1"
+PAD = 4  # pixels of zero padding of the random crop
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation settings of one run (the keys shared by params.yaml's training sections)."""
+    epochs: int
+    batch_size: int
+    optimizer: str = "adam"        # sgd (Nesterov momentum 0.9) | adam
+    lr: float = 1e-3               # peak learning rate
+    weight_decay: float = 0.0      # L2 penalty (SGD: added to the gradient; Adam: torch's L2 form)
+    schedule: str = "cosine"       # cosine | step | constant
+    warmup_epochs: int = 0         # linear warm-up from 0 to lr
+    amp: str = "none"              # bf16 | none: autocast dtype of the forward pass
+    augment: bool = True           # random crop + horizontal flip
+
+    @classmethod
+    def from_section(cls, section: dict, **overrides) -> "TrainConfig":
+        """Take the known keys of a params.yaml section (teacher, student, ...), then `overrides`."""
+        names = {f.name for f in fields(cls)}
+        return cls(**({k: v for k, v in section.items() if k in names} | overrides))
+
+
+@dataclass
+class TrainSet:
+    """Training data in memory: uint8 images (N, C, H, W), multi-hot labels (N, classes),
+    and `extras`: per-image tensors batched alongside (e.g. cached teacher hash outputs)."""
+    images: torch.Tensor
+    labels: torch.Tensor
+    extras: dict
+
+    def __len__(self):
+        return len(self.images)
+
+    def to(self, device) -> "TrainSet":
+        return TrainSet(self.images.to(device), self.labels.to(device),
+                        {k: v.to(device) for k, v in self.extras.items()})
+
+
+def load_train_set(data_root: str | Path) -> TrainSet:
+    """The prepared train set as in-memory uint8 tensors (N, C, H, W) and float labels."""
+    images, labels = load_split(data_root, "train", mmap=False)
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+    return TrainSet(x, torch.from_numpy(labels).float(), {})
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> cuda when present, else cpu; cuda without a GPU is a DthError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DthError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise DthError(f"--device {name!r}: accepted: auto, cpu, cuda")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (model initialisation) and ask for deterministic kernels."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def autocast(device: torch.device, amp: str):
+    """The forward pass's autocast context (bf16) or a no-op (none)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=(amp == "bf16"))
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = PAD) -> torch.Tensor:
+    """Random crop from a `pad`-px zero padding plus a random horizontal flip, per image,
+    for a whole batch (N, C, H, W) at once; any dtype. Randomness from `generator` (CPU)."""
+    n, c, h, w = x.shape
+    dy = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator)
+    flip = torch.rand(n, 1, generator=generator) < 0.5
+    rows = dy + torch.arange(h)                            # (n, h) rows of the padded image
+    cols = dx + torch.arange(w)                            # (n, w)
+    cols = torch.where(flip, cols.flip(1), cols)           # a flip reads the columns backwards
+    rows, cols = rows.to(x.device), cols.to(x.device)
+    padded = F.pad(x, (pad, pad, pad, pad))
+    flat = padded.reshape(n, c, (h + 2 * pad) * (w + 2 * pad))
+    index = (rows[:, :, None] * (w + 2 * pad) + cols[:, None, :]).reshape(n, 1, h * w).expand(n, c, h * w)
+    return flat.gather(2, index).reshape(n, c, h, w)
+
+
+def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
+    """Multiplier of the peak lr before optimizer step `step` (0-based)."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    if schedule == "step":
+        return 0.01 if progress >= 0.75 else 0.1 if progress >= 0.5 else 1.0
+    raise ValueError(f"schedule must be cosine, step or constant, not {schedule!r}")
+
+
+def make_optimizer(param_groups: list[dict], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """SGD (Nesterov, momentum 0.9) or Adam; groups keep their own lr / weight_decay if set."""
+    groups = []
+    for g in param_groups:
+        g = dict(g)
+        g.setdefault("lr", cfg.lr)
+        g.setdefault("weight_decay", cfg.weight_decay)
+        g["peak_lr"] = g["lr"]  # what the schedule scales
+        groups.append(g)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr)
+    raise ValueError(f"optimizer must be sgd or adam, not {cfg.optimizer!r}")
+
+
+class Validation:
+    """Per-epoch validation on a fixed slice: the first `n_query` query images against the
+    first `n_database` database images. Logged only, never used to select a model.
+
+    `outputs(model, x)` returns {k: (hash outputs (N, k), class logits (N, C))}, one entry
+    per hash head; accuracy is top-1 on the query slice, mAP@all uses codes h > 0; both
+    are averaged over the heads. With accuracy=False val_acc is left empty.
+    """
+
+    def __init__(self, query_images, query_labels, database_images, database_labels,
+                 outputs: Callable, accuracy: bool = True, batch_size: int = 1024, amp: str = "none"):
+        to_nchw = lambda a: torch.from_numpy(np.array(a)).permute(0, 3, 1, 2).contiguous()
+        self.query = to_nchw(query_images)
+        self.database = to_nchw(database_images)
+        self.query_labels = np.asarray(query_labels)
+        self.database_labels = np.asarray(database_labels)
+        self.outputs = outputs
+        self.accuracy = accuracy
+        self.batch_size = batch_size
+        self.amp = amp
+
+    @classmethod
+    def from_prepared(cls, data_root, n_query: int, n_database: int, outputs: Callable, **kwargs) -> "Validation":
+        qx, qy = load_split(data_root, "query")
+        dx, dy = load_split(data_root, "database")
+        return cls(qx[:n_query], qy[:n_query], dx[:n_database], dy[:n_database], outputs, **kwargs)
+
+    @torch.no_grad()
+    def _run(self, model, images, device):
+        parts = {}
+        for i in range(0, len(images), self.batch_size):
+            x = images[i:i + self.batch_size].to(device).float().div_(255.0)
+            with autocast(device, self.amp):
+                out = self.outputs(model, x)
+            for k, (h, logits) in out.items():
+                parts.setdefault(k, ([], []))
+                parts[k][0].append(h.float().cpu())
+                parts[k][1].append(logits.float().cpu())
+        return {k: (torch.cat(hs), torch.cat(ls)) for k, (hs, ls) in parts.items()}
+
+    def __call__(self, model, device) -> dict:
+        from dth.metrics import mean_average_precision
+        from dth.losses import top1_accuracy
+        q = self._run(model, self.query, device)
+        d = self._run(model, self.database, device)
+        maps, accs = [], []
+        for k in q:
+            maps.append(mean_average_precision((q[k][0] > 0).numpy().astype(np.uint8),
+                                               (d[k][0] > 0).numpy().astype(np.uint8),
+                                               self.query_labels, self.database_labels))
+            accs.append(top1_accuracy(q[k][1], torch.from_numpy(self.query_labels)))
+        return {"val_acc": float(np.mean(accs)) if self.accuracy else None, "val_map": float(np.mean(maps))}
+
+
+def fingerprint(obj) -> str:
+    """A short hash of a JSON-able description of a run (params, seed, inputs' hashes)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def checkpoint_path(checkpoint_dir: str | Path, name: str) -> Path:
+    return Path(checkpoint_dir) / name / "last.pt"
+
+
+def remove_checkpoint(checkpoint_dir: str | Path, name: str) -> None:
+    """Delete a finished run's resume folder checkpoints/<name>/."""
+    shutil.rmtree(Path(checkpoint_dir) / name, ignore_errors=True)
+
+
+def write_curve(path: str | Path, rows: list[dict]) -> None:
+    """The per-epoch CSV (header CURVE_COLUMNS), rewritten atomically."""
+    def cell(v):
+        if v is None:
+            return ""
+        return f"{v:.6g}" if isinstance(v, float) else str(v)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(CURVE_COLUMNS)
+            for r in rows:
+                writer.writerow([cell(r.get(c)) for c in CURVE_COLUMNS])
+
+
+def _load_resume(path: Path, run_id: str) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # a torn or foreign file: start over rather than fail
+        tqdm.write(f"ignoring unreadable checkpoint {path} ({e}); starting from epoch 1")
+        return None
+    if state.get("format") != CHECKPOINT_FORMAT or state.get("run_id") != run_id:
+        tqdm.write(f"ignoring checkpoint {path}: it was written with other settings; starting from epoch 1")
+        return None
+    return state
+
+
+def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: TrainConfig, *,
+        seed: int, device: torch.device, name: str, run_id: str = "",
+        checkpoint_dir: str | Path | None = "checkpoints", curve: str | Path | None = None,
+        validate: Validation | None = None, param_groups: list[dict] | None = None,
+        progress: bool = True) -> list[dict]:
+    """Train `model` in place for cfg.epochs epochs; return the curve rows.
+
+    step_loss(model, x, y, extras) -> (loss tensor, train accuracy float or None), with x
+    the float batch in [0, 1] (augmented when cfg.augment), y its labels, extras the
+    batch's rows of train.extras. It runs under autocast when cfg.amp is bf16.
+    param_groups: optimizer groups (default: all of model's parameters), each may set
+    its own "lr" and "weight_decay". run_id: a fingerprint of everything that defines
+    the run (see `fingerprint`); a checkpoint is resumed only when it matches.
+    checkpoint_dir None: no checkpoints, no resume.
+    """
+    model.to(device)
+    train = train.to(device)
+    n = len(train)
+    batch = min(cfg.batch_size, n)
+    steps_per_epoch = n // batch
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup_steps = steps_per_epoch * cfg.warmup_epochs
+    optimizer = make_optimizer(param_groups or [{"params": [p for p in model.parameters() if p.requires_grad]}], cfg)
+    generator = torch.Generator().manual_seed(seed)
+    run_id = fingerprint([run_id, seed, n, batch, cfg.__dict__])
+
+    rows: list[dict] = []
+    start_epoch, step, elapsed = 0, 0, 0.0
+    ckpt = checkpoint_path(checkpoint_dir, name) if checkpoint_dir is not None else None
+    state = _load_resume(ckpt, run_id) if ckpt is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        rows, start_epoch, step, elapsed = state["rows"], state["epoch"], state["step"], state["seconds"]
+        tqdm.write(f"{name}: resuming from {ckpt} after epoch {start_epoch}")
+
+    bar = tqdm(total=total_steps, initial=step, desc=name, unit="step", disable=not progress,
+               dynamic_ncols=True, mininterval=1.0)
+    t0 = time.perf_counter() - elapsed
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        order = torch.randperm(n, generator=generator).to(device)
+        loss_sum, acc_sum, acc_count = 0.0, 0.0, 0
+        for i in range(steps_per_epoch):
+            idx = order[i * batch:(i + 1) * batch]
+            x = train.images[idx]
+            if cfg.augment:
+                x = augment_batch(x, generator)
+            x = x.float().div_(255.0)
+            extras = {k: v[idx] for k, v in train.extras.items()}
+            factor = lr_factor(step, total_steps, warmup_steps, cfg.schedule)
+            for g in optimizer.param_groups:
+                g["lr"] = g["peak_lr"] * factor
+            with autocast(device, cfg.amp):
+                loss, acc = step_loss(model, x, train.labels[idx], extras)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                bar.close()
+                raise DthError(f"{name}: the loss is {value} at epoch {epoch + 1}, step {i + 1} "
+                               f"(global step {step + 1}); lower the learning rate in params.yaml "
+                               f"or check the input data (the last good checkpoint is kept)")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            loss_sum += value
+            if acc is not None:
+                acc_sum += float(acc)
+                acc_count += 1
+            bar.update(1)
+        row = {"epoch": epoch + 1, "step": step, "loss": loss_sum / max(1, steps_per_epoch),
+               "train_acc": acc_sum / acc_count if acc_count else None,
+               "val_acc": None, "val_map": None, "lr": optimizer.param_groups[0]["lr"]}
+        if validate is not None:
+            model.eval()
+            row.update(validate(model, device))
+        row["seconds"] = time.perf_counter() - t0
+        rows.append(row)
+        bar.set_postfix(loss=f"{row['loss']:.4g}", val_map=row["val_map"] if row["val_map"] is None
+                        else f"{row['val_map']:.3f}", refresh=False)
+        if curve is not None:
+            write_curve(curve, rows)
+        if ckpt is not None:
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(ckpt) as tmp:
+                torch.save({"format": CHECKPOINT_FORMAT, "run_id": run_id, "epoch": epoch + 1, "step": step,
+                            "seconds": row["seconds"], "rows": rows, "model": model.state_dict(),
+                            "optimizer": optimizer.state_dict(), "generator": generator.get_state()}, tmp)
+    bar.close()
+    model.eval()
+    return rows
+
+
+def load_cached_teacher_outputs(path: Path, bits: int, n_train: int, teacher_sha256: str | None = None) -> torch.Tensor:
+    """The `hash_<bits>` array of train-teacher's --train-outputs file, checked against the
+    train set and (when given) the sha256 of the teacher checkpoint it came from."""
+    if not path.exists():
+        raise DthError(f"{path} does not exist: run `dth train-teacher` (it writes it with --train-outputs) "
+                       f"or set distill.teacher_outputs: online")
+    with np.load(path) as f:
+        if teacher_sha256 is not None and str(f["teacher_sha256"]) != teacher_sha256:
+            raise DthError(f"{path} was written by another teacher checkpoint: rerun `dth train-teacher`")
+        key = f"hash_{bits}"
+        if key not in f:
+            raise DthError(f"{path} has no teacher outputs for k={bits} (has {sorted(f.files)}): "
+                           f"retrain the teacher with {bits} in params `bits`")
+        h = f[key]
+    if h.shape != (n_train, bits):
+        raise DthError(f"{path}: {key} has shape {h.shape}, expected ({n_train}, {bits}) for this train set: "
+                       f"retrain the teacher on the current prepared data")
+    return torch.from_numpy(np.ascontiguousarray(h, dtype=np.float32))

@@ -1,0 +1,116 @@
+"""Train the ResNet teacher: one backbone, one hash head (fc k) and classifier per code length.
+
+    dth train-teacher --data data/prepared --out models/teacher.pt \\
+        --curve results/plots/train/teacher.csv --train-outputs models/teacher-train-hash.npz
+
+Reads params.yaml `teacher` (arch, epochs, optimizer, lr, schedule, amp, ...), `bits`
+(one head per k) and `seed`. All heads are trained together on one backbone with
+the mean of their cross-entropies (dth.losses.teacher_objective), so a run trains
+one teacher for every code length.
+
+Writes:
+- --out: the teacher checkpoint (dth.models format; load with dth.models.load_model).
+- --train-outputs: the teacher's real hash outputs on the un-augmented train set, in
+  eval mode, in train-set order: npz with `hash_<k>` float32 (N_train, k) for each k,
+  `bits` int64, `teacher_sha256` (of --out). `distill.teacher_outputs: cache` reads it.
+- --curve: per-epoch CSV epoch,step,loss,train_acc,val_acc,val_map,lr,seconds
+  (validation: teacher.val_queries query images vs teacher.val_database database
+  images, averaged over the heads).
+An interrupted run resumes from checkpoints/<out stem>/last.pt when rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dth.data import channel_stats, load_manifest
+from dth.io import atomic_path, sha256_file
+from dth.losses import is_multi_label, teacher_objective, top1_accuracy
+from dth.models import Teacher, save_model
+from dth.params import load_params
+from dth.train import (TrainConfig, Validation, fingerprint, fit, load_train_set, remove_checkpoint,
+                       resolve_device, seed_everything)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
+    p.add_argument("--data", default="data/prepared", help="prepared data folder (default: %(default)s)")
+    p.add_argument("--out", default="models/teacher.pt", help="teacher checkpoint to write (default: %(default)s)")
+    p.add_argument("--curve", default="results/plots/train/teacher.csv", help="per-epoch CSV (default: %(default)s)")
+    p.add_argument("--train-outputs", default="models/teacher-train-hash.npz",
+                   help="teacher hash outputs on the train set, for distill.teacher_outputs: cache (default: %(default)s)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cuda when present")
+    p.add_argument("--seed", type=int, default=None, help="seed of initialisation and batch order (default: params seed)")
+    p.add_argument("--checkpoints", default="checkpoints", help="folder of resume checkpoints (default: %(default)s)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+@torch.no_grad()
+def teacher_hash_outputs(model: Teacher, images: torch.Tensor, device, amp: str, batch_size: int = 512) -> dict:
+    """{k: float32 (N, k)} hash outputs of every head on uint8 images (N, C, H, W), eval mode."""
+    from dth.train import autocast
+    model.eval().to(device)
+    parts = {k: [] for k in model.bits}
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device).float().div_(255.0)
+        with autocast(device, amp):
+            hs, _ = model(x)
+        for k in model.bits:
+            parts[k].append(hs[k].float().cpu())
+    return {k: torch.cat(v).numpy() for k, v in parts.items()}
+
+
+def main(args) -> int:
+    params = load_params(args.params)
+    section = params["teacher"]
+    seed = params["seed"] if args.seed is None else args.seed
+    device = resolve_device(args.device)
+    manifest = load_manifest(args.data)
+    train = load_train_set(args.data)
+    multi_label = is_multi_label(train.labels)
+    h, w, c = manifest["image_shape"]
+    mean, std = channel_stats(train.images.permute(0, 2, 3, 1).numpy())
+    config = dict(arch=section["arch"], bits=list(params["bits"]), num_classes=manifest["num_classes"],
+                  in_channels=c, image_size=min(h, w), mean=mean, std=std)
+    seed_everything(seed)
+    model = Teacher(**config)
+    cfg = TrainConfig.from_section(section)
+
+    def step_loss(m, x, y, extras):
+        hs, logits = m(x)
+        acc = float(np.mean([top1_accuracy(lg.detach(), y) for lg in logits.values()]))
+        return teacher_objective(logits, y, multi_label), acc
+
+    def outputs(m, x):
+        hs, logits = m(x)
+        return {k: (hs[k], logits[k]) for k in hs}
+
+    val = Validation.from_prepared(args.data, section["val_queries"], section["val_database"], outputs,
+                                   amp=cfg.amp)
+    name = Path(args.out).stem
+    run_id = fingerprint({"config": config, "teacher": section, "manifest": manifest})
+    start = time.perf_counter()
+    rows = fit(model, step_loss, train, cfg, seed=seed, device=device, name=name, run_id=run_id,
+               checkpoint_dir=args.checkpoints, curve=args.curve, validate=val, progress=not args.no_progress)
+    train_seconds = time.perf_counter() - start
+
+    meta = {"stage": "train_teacher", "seed": seed, "params": {"teacher": section, "bits": params["bits"]},
+            "dataset": manifest.get("dataset"), "protocol": manifest.get("protocol"),
+            "multi_label": multi_label, "final": rows[-1], "train_seconds": train_seconds,
+            "device": device.type}
+    save_model(args.out, model.cpu(), "teacher", config, meta)
+    hashes = teacher_hash_outputs(model, train.images, device, cfg.amp)
+    with atomic_path(args.train_outputs) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, bits=np.array(model.bits, np.int64), teacher_sha256=np.array(sha256_file(args.out)),
+                     **{f"hash_{k}": v for k, v in hashes.items()})
+    remove_checkpoint(args.checkpoints, name)
+    last = rows[-1]
+    print(f"teacher: {len(rows)} epochs in {train_seconds:.0f} s; val_acc {last['val_acc']:.4f}, "
+          f"val_map {last['val_map']:.4f}; wrote {args.out}, {args.train_outputs}, {args.curve}")
+    return 0
