@@ -116,7 +116,7 @@ SCHEMA: dict[str, Any] = {
         "image_size": _int(8, 1024),
         "split_seed": _int(0),
     },
-    "teacher": {"arch": _choice("resnet18", "resnet34", "resnet50"), **_train,
+    "teacher": {"arch": _choice("resnet18", "resnet34", "resnet50"), "stem_stride": _choice(1, 2), **_train,
                 "val_queries": _int(1), "val_database": _int(1)},
     "student": {**_train, "val_queries": _int(1), "val_database": _int(1)},
     "dsh": {"margin_factor": _float(0.0, None, lo_open=True), "alpha": _float(0.0)},

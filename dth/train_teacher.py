@@ -76,7 +76,7 @@ def main(args) -> int:
     h, w, c = manifest["image_shape"]
     mean, std = channel_stats(train.images.permute(0, 2, 3, 1).numpy())
     config = dict(arch=section["arch"], bits=list(params["bits"]), num_classes=manifest["num_classes"],
-                  in_channels=c, image_size=min(h, w), mean=mean, std=std)
+                  in_channels=c, image_size=min(h, w), mean=mean, std=std, stem_stride=section["stem_stride"])
     seed_everything(seed)
     model = Teacher(**config)
     cfg = TrainConfig.from_section(section)

@@ -86,6 +86,18 @@ def test_fashion_mnist_1k_counts_balance_disjoint(tmp_path, fmnist):
     assert len(np.unique(everything)) == len(everything) == 7000  # disjoint, and the whole pool
 
 
+def test_fashion_mnist_1k_10k_samples_a_balanced_database(tmp_path):
+    src = make_tiny_fashion_mnist(tmp_path / "src", n_train=16000, n_test=1000)  # 1,700 per class
+    manifest = prepare(data_params(root=str(src), protocol="1k-10k"), tmp_path / "prepared")
+    assert manifest["counts"] == {"query": 1000, "train": 5000, "database": 10000}
+    assert manifest["class_counts"]["database"] == [1000] * 10
+    index = np.concatenate([pool_index(images) for images, _ in read_all(tmp_path / "prepared").values()])
+    assert len(np.unique(index)) == 16000  # disjoint
+    with pytest.raises(DthError, match=r"needs 100 query \+ 500 train \+ 1000 database = 1600 images"):
+        prepare(data_params(root=str(make_tiny_fashion_mnist(tmp_path / "small", n_train=600, n_test=100)),
+                            protocol="1k-10k"), tmp_path / "p2")
+
+
 def test_fashion_mnist_full_uses_official_sets(tmp_path):
     src = make_tiny_fashion_mnist(tmp_path / "src", n_train=120, n_test=30)
     out = tmp_path / "prepared"
@@ -328,7 +340,7 @@ def test_nus_wide_needs_a_root(tmp_path):
 # --- protocol names and sizes ---
 
 def test_unknown_protocol_names_key_and_accepted_values(tmp_path, fmnist):
-    with pytest.raises(DthError, match=r"'data.protocol' is '59k'; accepted for fashion-mnist: '1k', 'full'"):
+    with pytest.raises(DthError, match=r"'data.protocol' is '59k'; accepted for fashion-mnist: '1k', 'full', '1k-10k'"):
         prepare(data_params(root=str(fmnist), protocol="59k"), tmp_path / "prepared")
     with pytest.raises(DthError, match=r"'data.dataset' is 'mnist'; accepted: 'fashion-mnist', 'cifar10', 'nus-wide'"):
         splits.check_protocol("mnist", "1k")
