@@ -50,10 +50,14 @@ def teacher_loss(m, x, y, extras):
     return teacher_objective(logits, y), top1_accuracy(next(iter(logits.values())).detach(), y)
 
 
+CL = torch.channels_last  # both loops run NHWC, the faster layout on CPU (dth.train does too)
+
+
 def bare_loop(model, loss_fn, data, batch, amp):
     """Plain loop: the batches are float tensors made beforehand, no augmentation."""
+    model = model.to(memory_format=CL)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    batches = [(data.images[i:i + batch].float() / 255.0, data.labels[i:i + batch],
+    batches = [((data.images[i:i + batch].float() / 255.0).contiguous(memory_format=CL), data.labels[i:i + batch],
                 {k: v[i:i + batch] for k, v in data.extras.items()}) for i in range(0, len(data) - batch + 1, batch)]
     model.train()
     start = time.perf_counter()
@@ -76,11 +80,11 @@ def fit_loop(model, loss_fn, data, batch, amp):
 
 @torch.no_grad()
 def inference(model, data, amp, batch=1024):
-    model.eval()
+    model = model.eval().to(memory_format=CL)
     start = time.perf_counter()
     for i in range(0, len(data), batch):
         with autocast(torch.device("cpu"), amp):
-            model(data.images[i:i + batch].float() / 255.0)
+            model((data.images[i:i + batch].float() / 255.0).contiguous(memory_format=CL))
     return len(data) / (time.perf_counter() - start)
 
 

@@ -86,10 +86,10 @@ def fmt_mean_std(values: pd.Series, scale: float = 100.0) -> str:
     return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}"
 
 
-def write_table(df: pd.DataFrame, tables: Path, name: str, title: str) -> str:
+def write_table(df: pd.DataFrame, tables: Path, name: str, title: str, index: bool = True) -> str:
     """Write <name>.csv and <name>.md; return the markdown (with its title)."""
-    df.to_csv(tables / f"{name}.csv", index=True)
-    md = f"### {title}\n\n" + df.to_markdown() + "\n"
+    df.to_csv(tables / f"{name}.csv", index=index)
+    md = f"### {title}\n\n" + df.to_markdown(index=index) + "\n"
     (tables / f"{name}.md").write_text(md)
     return md
 
@@ -124,15 +124,16 @@ def ternary_table(df: pd.DataFrame, ternary: dict[str, dict], full: pd.DataFrame
             "bits": r["bits"], "layers": r["layers"], "t": r["t"],
             "sparsity (%)": 100 * rep.get("sparsity", np.nan),
             "model bytes": rep.get("packed_file_bytes", np.nan),
-            "fp32 bytes": rep.get("fp32_bytes", np.nan),
-            "compression": rep.get("compression_model", np.nan),
+            "fp32 bytes": rep.get("fp32_file_bytes", np.nan),
+            "compression": rep.get("file_compression", np.nan),
+            "fc compression": rep.get("fc_file_compression", np.nan),
             "mAP (%)": 100 * r["map"],
             "mAP full precision (%)": 100 * fp,
             "change (points)": 100 * (r["map"] - fp),
         })
     if not rows:
         return pd.DataFrame()
-    return pd.DataFrame(rows).sort_values(["layers", "bits", "t"]).set_index(["layers", "bits", "t"]).round(3)
+    return pd.DataFrame(rows).sort_values(["layers", "bits", "t"]).reset_index(drop=True).round(3)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -185,7 +186,7 @@ def map_vs_t_figure(tern: pd.DataFrame, figures: Path) -> str | None:
     if tern.empty:
         return None
     plt = figure_setup()
-    t_df = tern.reset_index()
+    t_df = tern
     main_layers = t_df.groupby("layers")["t"].nunique().idxmax()
     t_df = t_df[t_df["layers"] == main_layers]
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -303,6 +304,12 @@ def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, par
         flag = (all(ahead) and bool(slower)) if slower is not None else None
         out += [f"### 2. The teacher stays ahead in mAP and far behind in speed — {verdict(flag)}", "",
                 "| bits | teacher mAP (%) | DTH student mAP (%) |", "|---|---|---|", *lines, ""]
+        curve = results / "plots" / "train" / "teacher.csv"
+        if curve.exists():
+            last = pd.read_csv(curve).iloc[-1]
+            out += [f"Teacher ({params['teacher']['arch']}, {int(last['epoch'])} epochs): classification accuracy "
+                    f"{100 * last['val_acc']:.1f}% on the first {params['teacher']['val_queries']} query images "
+                    "(mean over its hash heads).", ""]
         if t_speed and s_speed:
             out += [f"Encoding speed (database pass, this machine): teacher {t_speed:,.0f} images/s "
                     f"({1e3 / t_speed:.3f} ms/image), DTH student {s_speed:,.0f} images/s "
@@ -331,7 +338,7 @@ def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, par
 
     # 4. ternary little loss / 5. fc vs fc+conv
     if not tern.empty:
-        t_df = tern.reset_index()
+        t_df = tern
         q = params["quantize"]
         main = t_df[t_df["layers"] == q["layers"]]
         smallest = main[main["t"] == main["t"].min()]
@@ -340,8 +347,8 @@ def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, par
         out += [f"### 4. Ternary {q['layers']} layers lose little (paper: little loss) — {verdict(flag)}", "",
                 f"At the smallest t = {main['t'].min():g} the worst change of mAP over code lengths is "
                 f"{worst:+.2f} points (criterion: within 1 point). Every t:", "",
-                main.set_index(["bits", "t"])[["sparsity (%)", "model bytes", "compression", "mAP (%)",
-                                                "change (points)"]].to_markdown(), ""]
+                main[["bits", "t", "sparsity (%)", "model bytes", "compression", "fc compression", "mAP (%)",
+                      "change (points)"]].to_markdown(index=False), ""]
         cmp = t_df[(t_df["layers"] == q["compare_layers"]) & (np.isclose(t_df["t"], q["compare_t"]))]
         ref = t_df[(t_df["layers"] == q["layers"]) & (np.isclose(t_df["t"], q["compare_t"]))]
         if len(cmp) and len(ref):
@@ -381,7 +388,8 @@ def main(args) -> int:
         sections.append(write_table(by_method_and_bits(df, "precision_radius2"), tables, "precision_radius2",
                                     "Precision within Hamming radius 2 (%), empty ball = 0"))
         if not tern.empty:
-            sections.append(write_table(tern, tables, "ternary_sweep", "Ternary sweep: t, sparsity, size, mAP"))
+            sections.append(write_table(tern, tables, "ternary_sweep", "Ternary sweep: t, sparsity (of the "
+                                        "ternarised layers), packed model bytes, mAP@all (%)", index=False))
         size_rows = []
         for name, s in sorted(speed.items()):
             size_rows.append({"model": name, "file bytes": s.get("model_bytes"),
