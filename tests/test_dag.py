@@ -28,7 +28,9 @@ def checkout_copy(dest: Path, params: dict | None = None) -> Path:
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
                            cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
     for rel in filter(None, files):
-        if rel.startswith("results/") or rel == "dvc.lock" or not (REPO / rel).is_file():
+        # results/experiments.csv is an input of the report (exported by hand from `dvc exp show`)
+        if (rel.startswith("results/") and rel != "results/experiments.csv") or rel == "dvc.lock" \
+                or not (REPO / rel).is_file():
             continue
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, dest / rel)

@@ -10,6 +10,7 @@ rule report:
         expand("results/ternary/{name}.json", name=TERNARY),
         expand("results/speed/{name}.json", name=["teacher"] + STUDENTS + TERNARY),
         f"codes/dth-{BITS[0]}-s{SEED}.npz",
+        "results/experiments.csv",
         "dth/report.py",
     output:
         tables=directory("results/tables"),
@@ -20,4 +21,5 @@ rule report:
     threads: 1
     shell:
         "dth report --params {PARAMS} --results results --data data/prepared"
-        f" --gallery-codes codes/dth-{BITS[0]}-s{SEED}.npz --out results 2> {{log}}"
+        f" --gallery-codes codes/dth-{BITS[0]}-s{SEED}.npz --experiments results/experiments.csv"
+        " --out results 2> {log}"
