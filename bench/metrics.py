@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 # the reference's per-query products are small: one BLAS thread is its fastest setting
 # (several threads spin against each other on a busy 2-core machine). dth.metrics uses no BLAS.
@@ -27,6 +26,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from dth.metrics import mean_average_precision  # noqa: E402
+from timing import median_time  # bench/timing.py (the script's folder is on sys.path)
 
 
 def make_data(num_queries, num_database, bits, classes, flip, seed):
@@ -63,15 +63,6 @@ def reference_map(qb, db, ql, dl):
     return total / len(qb)
 
 
-def timed(fn, repeat=1):
-    times, value = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), value
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--queries", type=int, default=10_000)
@@ -88,12 +79,12 @@ def main():
     print(f"{args.queries} queries x {args.database} database x {args.bits} bits, {args.classes} classes, "
           f"dth threads {args.threads}, CPUs {os.cpu_count()}")
 
-    t_ref, map_ref = timed(lambda: reference_map(qb, db, ql, dl))
+    t_ref, map_ref = median_time(lambda: reference_map(qb, db, ql, dl))
     print(f"reference (per-query stable argsort)   {t_ref:8.3f} s   mAP {map_ref:.12f}")
-    t_stable, map_stable = timed(lambda: mean_average_precision(qb, db, ql, dl, ties="stable",
+    t_stable, map_stable = median_time(lambda: mean_average_precision(qb, db, ql, dl, ties="stable",
                                                                 num_threads=args.threads), args.repeat)
     print(f"dth ties='stable'                      {t_stable:8.3f} s   mAP {map_stable:.12f}")
-    t_avg, map_avg = timed(lambda: mean_average_precision(qb, db, ql, dl, ties="average",
+    t_avg, map_avg = median_time(lambda: mean_average_precision(qb, db, ql, dl, ties="average",
                                                           num_threads=args.threads), args.repeat)
     print(f"dth ties='average' (tie-aware)         {t_avg:8.3f} s   mAP {map_avg:.12f}")
     print(f"speed-up stable:  {t_ref / t_stable:6.1f}x   |mAP - reference| = {abs(map_stable - map_ref):.3e}")

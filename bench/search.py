@@ -15,13 +15,13 @@ The flat results are checked to have the same distances as numpy's.
 from __future__ import annotations
 
 import argparse
-import time
 
 import faiss
 import numpy as np
 
 from dth.hamming import hamming_distances_words, to_words
 from dth.search import build_index, search
+from timing import median_time  # bench/timing.py (the script's folder is on sys.path)
 
 
 def numpy_search(query_codes, database_codes, topk, chunk=64):
@@ -36,15 +36,6 @@ def numpy_search(query_codes, database_codes, topk, chunk=64):
         indices[start:start + chunk] = np.take_along_axis(part, order, axis=1)
         distances[start:start + chunk] = np.take_along_axis(pd, order, axis=1)
     return distances, indices
-
-
-def median_time(fn, repeat):
-    times, value = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), value
 
 
 def main():
