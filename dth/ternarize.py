@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="layers to ternarise (default: params quantize.layers)")
     p.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
     p.add_argument("--student", default=None,
-                   help="full-precision DTH student checkpoint (default: models/dth-<bits>-s<first of seeds>.pt)")
+                   help="full-precision DTH student checkpoint (default: models/dth-<bits>-s<params seed>.pt)")
     p.add_argument("--teacher", default=None,
                    help="teacher checkpoint: needed with distill.teacher_outputs online; with cache it only "
                         "locates <teacher stem>-train-hash.npz when --teacher-outputs is not given")
@@ -103,7 +103,7 @@ def main(args) -> int:
         raise DthError(f"--t {t}: the threshold must be in (0, 1) (delta = t * max|w|)")
     layer_set = args.layers or quantize["layers"]
     seed = params["seed"] if args.seed is None else args.seed
-    student_path = Path(args.student or f"models/dth-{k}-s{params['seeds'][0]}.pt")
+    student_path = Path(args.student or f"models/dth-{k}-s{params['seed']}.pt")
     out = Path(args.out or f"models/ttq-{layer_set}-{k}-t{t:g}.pt")
     packed = Path(args.packed or out.with_suffix(".npz"))
     report_path = Path(args.report or f"results/ternary/{out.stem}.json")
