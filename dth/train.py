@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from dth.data import load_manifest, load_split
+from dth.data import channel_stats, load_manifest, load_split
 from dth.errors import DthError
 from dth.io import atomic_path
 
@@ -104,6 +104,14 @@ def load_train_set(data_root: str | Path) -> TrainSet:
     images, labels = load_split(data_root, "train", mmap=False)
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
     return TrainSet(x, torch.from_numpy(labels).float(), {})
+
+
+def input_config(manifest: dict, train: TrainSet) -> dict:
+    """The model constructor arguments the data decide: classes, channels, image side and the
+    per-channel mean / std of the train set (the models normalise their inputs with them)."""
+    h, w, c = manifest["image_shape"]
+    mean, std = channel_stats(train.images.permute(0, 2, 3, 1).numpy())
+    return dict(num_classes=manifest["num_classes"], in_channels=c, image_size=min(h, w), mean=mean, std=std)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dth.data import channel_stats, load_manifest
+from dth.data import load_manifest
 from dth.errors import DthError
 from dth.io import sha256_file
 from dth.losses import METHODS, is_multi_label, student_objective, top1_accuracy
 from dth.models import Student, load_model, save_model
 from dth.params import load_params
-from dth.train import (TrainConfig, Validation, fingerprint, fit, load_cached_teacher_outputs, load_train_set,
-                       remove_checkpoint, resolve_device, seed_everything)
+from dth.train import (TrainConfig, Validation, fingerprint, fit, input_config, load_cached_teacher_outputs,
+                       load_train_set, remove_checkpoint, resolve_device, seed_everything)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -65,10 +65,7 @@ def main(args) -> int:
     manifest = load_manifest(args.data)
     train = load_train_set(args.data)
     multi_label = is_multi_label(train.labels)
-    h, w, c = manifest["image_shape"]
-    mean, std = channel_stats(train.images.permute(0, 2, 3, 1).numpy())
-    config = dict(bits=k, num_classes=manifest["num_classes"], in_channels=c, image_size=min(h, w),
-                  mean=mean, std=std)
+    config = dict(bits=k, **input_config(manifest, train))
     cfg = TrainConfig.from_section(section)
     distill = params["distill"]
 

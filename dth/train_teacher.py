@@ -28,13 +28,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dth.data import channel_stats, load_manifest
+from dth.data import load_manifest
 from dth.io import atomic_path, sha256_file
 from dth.losses import is_multi_label, teacher_objective, top1_accuracy
 from dth.models import Teacher, save_model
 from dth.params import load_params
-from dth.train import (TrainConfig, Validation, fingerprint, fit, load_train_set, remove_checkpoint,
-                       resolve_device, seed_everything)
+from dth.train import (TrainConfig, Validation, fingerprint, fit, input_config, load_train_set,
+                       remove_checkpoint, resolve_device, seed_everything)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,10 +73,8 @@ def main(args) -> int:
     manifest = load_manifest(args.data)
     train = load_train_set(args.data)
     multi_label = is_multi_label(train.labels)
-    h, w, c = manifest["image_shape"]
-    mean, std = channel_stats(train.images.permute(0, 2, 3, 1).numpy())
-    config = dict(arch=section["arch"], bits=list(params["bits"]), num_classes=manifest["num_classes"],
-                  in_channels=c, image_size=min(h, w), mean=mean, std=std, stem_stride=section["stem_stride"])
+    config = dict(arch=section["arch"], bits=list(params["bits"]), **input_config(manifest, train),
+                  stem_stride=section["stem_stride"])
     seed_everything(seed)
     model = Teacher(**config)
     cfg = TrainConfig.from_section(section)
