@@ -1,13 +1,17 @@
 """The `dth` command: one subcommand per pipeline stage.
 
-    dth prepare                      # fetch + split the dataset named in params.yaml
-    dth train-teacher                # ResNet teacher, one hash head per k
-    dth train-student --bits 12 --method dth
-    dth ternarize --bits 12 --t 0.05
-    dth encode --model models/student-dth-12.pt --out codes/dth-12.npz
-    dth evaluate --codes codes/dth-12.npz
-    dth report
-    dth search --codes codes/dth-12.npz --query-index 0 1 2
+    dth prepare                                  # fetch + split the dataset of params.yaml
+    dth train-teacher                            # ResNet teacher, one hash head per k
+    dth train-student --bits 12 --method dth --seed 0 --out models/dth-12-s0.pt
+    dth convergence --bits 12 --method dsh --seed 0
+    dth ternarize --bits 12 --t 0.05 --out models/ttq-fc-12-t0.05.pt
+    dth encode --model models/dth-12-s0.pt --out codes/dth-12-s0.npz
+    dth evaluate --codes codes/dth-12-s0.npz     # -> results/metrics/dth-12-s0.json
+    dth report --gallery-codes codes/dth-12-s0.npz
+    dth search --codes codes/dth-12-s0.npz --query-index 0 1 2
+
+Model names (docs/artifacts.md): teacher-<k>, dsh-<k>-s<seed>, dth-<k>-s<seed>,
+ttq-<layers>-<k>-t<t>; `dvc repro` or `snakemake --cores 8` runs every stage in order.
 
 `dth <stage> --help` explains each one. Each stage reads its own section of
 params.yaml (`--params` to use another file) and takes its input and output paths
@@ -21,12 +25,15 @@ import argparse
 import importlib
 import sys
 
+from dth import __version__
+
 # subcommand -> (module in the dth package, one-line help). Modules are imported
 # only when their subcommand runs, so `dth --help` does not pay for importing torch.
 STAGES = {
     "prepare": ("prepare", "fetch and split the dataset into query / train / database (params: data)"),
     "train-teacher": ("train_teacher", "train the ResNet teacher with one hash head per code length (params: teacher)"),
     "train-student": ("train_student", "train a DSH student, as the baseline (dsh) or distilled (dth) (params: student, dsh, distill)"),
+    "convergence": ("convergence", "train a student at a constant learning rate for many epochs, to judge claim 3 (params: convergence)"),
     "ternarize": ("ternarize", "fine-tune the DTH student with ternary (TTQ) weights and export it packed (params: quantize)"),
     "encode": ("encode", "encode the query and database sets to packed binary codes (params: encode)"),
     "evaluate": ("evaluate", "mAP, precision@N, precision-recall and radius precision of a codes file (params: evaluate)"),
@@ -38,6 +45,7 @@ STAGES = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dth", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"dth {__version__}")
     sub = parser.add_subparsers(dest="stage", metavar="STAGE")
     sub.required = True
     for name, (module, help_text) in STAGES.items():
@@ -65,14 +73,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from dth.errors import DthError
     from dth.params import ParamsError
+    from dth.timing import write_record
+    status = 1
     try:
-        return int(module.main(args) or 0)
+        status = int(module.main(args) or 0)
     except (DthError, ParamsError) as e:
         print(f"dth {name}: error: {e}", file=sys.stderr)
-        return 2
+        status = 2
     except KeyboardInterrupt:
         print(f"dth {name}: interrupted; nothing partial was left in place of the outputs", file=sys.stderr)
-        return 130
+        status = 130
+    finally:
+        write_record(name, argv, status)  # logs/timings.jsonl: where this process's time went
+    return status
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
         --speed results/speed/dth-12-s0.json
     dth encode --model models/teacher.pt --bits 12 --out codes/teacher-12.npz   # one teacher head
     dth encode --model models/teacher.pt --out "codes/teacher-{bits}.npz"      # every head, one pass
-    dth encode --model models/ttq-fc-12-t0p05.npz --out codes/ttq-fc-12-t0p05.npz   # packed ternary
+    dth encode --model models/ttq-fc-12-t0.05.npz --out codes/ttq-fc-12-t0.05.npz   # packed ternary
 
 --model is a `.pt` checkpoint (dth.models) or a packed ternary `.npz` (dth.ternary).
 A teacher has one hash head per k: with --bits it encodes that head only; without,
@@ -32,6 +32,7 @@ from dth.errors import DthError
 from dth.hamming import encode_images, load_hash_model, model_bits, save_codes
 from dth.io import sha256_file, write_json
 from dth.params import load_params
+from dth.timing import loop_timer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,8 +96,9 @@ def main(args) -> int:
     for split in ("query", "database"):
         images, labels[split] = load_split(args.data, split)
         start = time.perf_counter()
-        codes[split] = encode_images(model, images, bits, batch_size=params["batch_size"], device=device,
-                                     progress=f"encode {split}")
+        with loop_timer("encode"):
+            codes[split] = encode_images(model, images, bits, batch_size=params["batch_size"], device=device,
+                                         progress=f"encode {split}")
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds[split], count[split] = time.perf_counter() - start, len(images)

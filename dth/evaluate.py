@@ -3,21 +3,23 @@
     dth evaluate --codes codes/dth-12-s0.npz --out results/metrics/dth-12-s0.json \\
         --pr results/plots/pr/dth-12-s0.csv --pn results/plots/pn/dth-12-s0.csv
 
-The protocol is METHOD.md's "Evaluation protocol" (dth/metrics.py has the details):
+The protocol is docs/method.md, "Evaluation protocol" (dth/metrics.py has the details):
 the database is ranked by Hamming distance to each query, ties by database index;
 relevant = sharing at least one label.
 
 Writes (atomically):
-    --out   metrics JSON, flat keys: model, map (mAP@topk, stable ties), map_tie_average
-            (the expected mAP over all orders within tied distances), precision_radius<r>
-            (mean precision within Hamming radius r, an empty ball counting 0),
-            empty_ball_radius<r> (share of queries whose ball is empty), bits, topk,
-            precision_at, num_queries, num_database
+    --out   metrics JSON: only the numbers worth diffing, under keys that never depend on
+            params (so `dvc metrics diff` / `dvc exp diff` compare any two runs):
+            map (mAP@topk, stable ties), map_tie_average (the expected mAP over all
+            orders within tied distances), precision_radius (mean precision within
+            Hamming radius evaluate.radius, an empty ball counting 0), empty_ball_radius
+            (share of queries whose ball is empty). What they were measured with (k,
+            topk, radius, counts) is in params.yaml and the codes file, and printed.
     --pr    CSV radius,precision,recall for r = 0 .. k
     --pn    CSV n,precision for N = 1 .. precision_at
 
 params (evaluate:): topk (null = mAP@all), precision_at (longest N of the P@N curve;
-cut to the database size if larger), radius (the r of precision_radius<r>).
+cut to the database size if larger), radius (the r of precision_radius).
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ from dth.hamming import load_codes
 from dth.io import atomic_path, write_json
 from dth.metrics import evaluate_codes
 from dth.params import load_params
+from dth.timing import loop_timer
+
+# the keys of a metrics JSON (docs/artifacts.md): the same for every params
+METRIC_KEYS = ("map", "map_tie_average", "precision_radius", "empty_ball_radius")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,10 +68,12 @@ def main(args) -> int:
         print(f"dth evaluate: note: precision@N computed for N <= {precision_at}, the database size "
               f"(evaluate.precision_at is {params['precision_at']})")
 
-    result = evaluate_codes(codes["query_codes"], codes["database_codes"], codes["query_labels"],
-                            codes["database_labels"], bits=codes["bits"], topk=topk,
-                            precision_at=precision_at, radius=params["radius"], num_threads=args.threads)
-    metrics = {"model": name, "precision_at": precision_at, **result["metrics"]}
+    with loop_timer("evaluate"):
+        result = evaluate_codes(codes["query_codes"], codes["database_codes"], codes["query_labels"],
+                                codes["database_labels"], bits=codes["bits"], topk=topk,
+                                precision_at=precision_at, radius=params["radius"], num_threads=args.threads)
+    found = result["metrics"]
+    metrics = {key: found[key] for key in METRIC_KEYS}
 
     out = Path(args.out or f"results/metrics/{name}.json")
     write_csv(args.pr or f"results/plots/pr/{name}.csv",
@@ -74,8 +82,8 @@ def main(args) -> int:
     write_csv(args.pn or f"results/plots/pn/{name}.csv",
               {"n": result["pn"]["n"], "precision": result["pn"]["precision"]})
     write_json(out, metrics)  # last: its presence says the curves are there too
-    r = params["radius"]
-    print(f"dth evaluate: {name}: mAP@{'all' if topk is None else topk} {metrics['map']:.4f} "
-          f"(tie-aware {metrics['map_tie_average']:.4f}), precision within radius {r} "
-          f"{metrics[f'precision_radius{r}']:.4f} ({metrics[f'empty_ball_radius{r}']:.1%} empty balls) -> {out}")
+    print(f"dth evaluate: {name}: {found['bits']} bits, {found['num_queries']} queries, {found['num_database']} "
+          f"database items; mAP@{'all' if topk is None else topk} {metrics['map']:.4f} "
+          f"(tie-aware {metrics['map_tie_average']:.4f}), precision within radius {found['radius']} "
+          f"{metrics['precision_radius']:.4f} ({metrics['empty_ball_radius']:.1%} empty balls) -> {out}")
     return 0

@@ -10,7 +10,7 @@
     model = load_hash_model("models/dth-12-s0.pt")          # a .pt checkpoint or a packed .npz
     packed = encode_images(model, images, [12], batch_size=1024)   # {12: uint8 (N, 2)}
 
-Bit convention (METHOD.md, "Evaluation protocol"): bit = 1 where the hash output is
+Bit convention (docs/method.md, "Evaluation protocol"): bit = 1 where the hash output is
 > 0. This one rule covers real-valued outputs, ±1 codes and 0/1 codes alike.
 
 Packing: `np.packbits(bits, axis=1)`, i.e. big-endian within each byte: bit j of a

@@ -9,7 +9,7 @@
 The stages (train-student, and ternarize for its fine-tuning "with the student's own
 losses, distillation included") call these functions, not copies of them.
 
-Terms (METHOD.md, "Losses"); every weight comes from params.yaml:
+Terms (docs/method.md, "Losses"); every weight comes from params.yaml:
 - classification_loss: cross-entropy on the classifier's logits; for multi-label data
   (a row of `labels` with several 1s, e.g. NUS-WIDE) binary cross-entropy per label.
 - dsh_pairwise_loss (Liu et al. 2016), averaged over the unordered pairs i < j of the
@@ -18,7 +18,7 @@ Terms (METHOD.md, "Losses"); every weight comes from params.yaml:
   alpha * (sum_b | |h_ib| - 1 | + sum_b | |h_jb| - 1 |), the paper's per-pair regulariser.
 - distillation_loss: per-bit Bernoulli distributions p = sigmoid(h / T) of the two hash
   layers, KL(p_T || p_S) averaged over bits and images, times T^2. The KL equals the
-  BCE(p_S, p_T) of METHOD.md minus the teacher's entropy, a constant for a frozen teacher:
+  BCE(p_S, p_T) of docs/method.md minus the teacher's entropy, a constant for a frozen teacher:
   same gradient as the BCE, but zero when the student equals the teacher. `mse` is
   mean (sigmoid(h_S) - sigmoid(h_T))^2 instead (no temperature).
 """
@@ -59,7 +59,7 @@ def similarity(labels: torch.Tensor) -> torch.Tensor:
 def dsh_pairwise_loss(h: torch.Tensor, labels: torch.Tensor, margin: float, alpha: float) -> torch.Tensor:
     """The DSH loss over all unordered pairs i < j of the batch, averaged over pairs.
 
-    `margin` is in squared-Euclidean units (METHOD.md: 2k); see the module docstring.
+    `margin` is in squared-Euclidean units (docs/method.md: 2k); see the module docstring.
     """
     h = h.float()
     n = h.shape[0]

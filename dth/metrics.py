@@ -1,5 +1,5 @@
 """Retrieval metrics of binary codes: mAP (stable or tie-aware), precision@N, precision-recall
-by Hamming radius, precision within a radius. The protocol is METHOD.md's "Evaluation protocol".
+by Hamming radius, precision within a radius. The protocol is docs/method.md, "Evaluation protocol".
 
     from dth.metrics import mean_average_precision, evaluate_codes
     m = mean_average_precision(q_codes, db_codes, q_labels, db_labels)              # mAP@all
@@ -378,10 +378,12 @@ def evaluate_codes(query_codes, database_codes, query_labels, database_labels, b
                    topk=None, precision_at=1000, radius=2, num_threads=None) -> dict:
     """Every metric `dth evaluate` writes, from one pass over the queries.
 
-    Returns {"metrics": flat dict (map, map_tie_average, precision_radius<r>,
-    empty_ball_radius<r>, bits, topk, num_queries, num_database), "pn": {"n", "precision"},
-    "pr": {"radius", "precision", "recall", "empty_ball"}}. `topk` in the metrics is the
-    cut actually used (the database size for None).
+    Returns {"metrics": flat dict (map, map_tie_average, precision_radius, empty_ball_radius,
+    radius, bits, topk, num_queries, num_database), "pn": {"n", "precision"},
+    "pr": {"radius", "precision", "recall", "empty_ball"}}. The keys never depend on the
+    arguments' values (precision_radius is the precision within `radius`, whatever it is),
+    so two runs with another radius or topk can be diffed key by key. `topk` in the
+    metrics is the cut actually used (the database size for None).
     """
     qw, dbw, bits = _words(query_codes, database_codes, bits)
     relevance = _Relevance(query_labels, database_labels, len(qw), len(dbw))
@@ -398,8 +400,9 @@ def evaluate_codes(query_codes, database_codes, query_labels, database_labels, b
     metrics = {
         "map": float(np.mean(scan["ap_stable"])) if nq else 0.0,
         "map_tie_average": float(np.mean(ap_average)) if nq else 0.0,
-        f"precision_radius{radius}": float(precision[r]),
-        f"empty_ball_radius{radius}": float(empty[r]),
+        "precision_radius": float(precision[r]),
+        "empty_ball_radius": float(empty[r]),
+        "radius": int(radius),
         "bits": int(bits),
         "topk": int(k),
         "num_queries": int(nq),

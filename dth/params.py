@@ -97,8 +97,9 @@ _train = {
     "weight_decay": _float(0.0),
     "schedule": _choice("cosine", "step", "constant"),
     "warmup_epochs": _int(0),
-    "amp": _choice("bf16", "none"),
-    "augment": _bool,
+    "amp": _choice("auto", "bf16", "none"),
+    "augment": _choice("none", "flip", "crop+flip"),
+    "crop_pad": _int(0, 64),
 }
 
 DATASETS = ("fashion-mnist", "cifar10", "nus-wide")
@@ -137,6 +138,8 @@ SCHEMA: dict[str, Any] = {
         "lr": _lr,
         "scale_lr": _lr,
     },
+    "convergence": {"bits": _list(_int(1, 4096)), "epochs": _int(2), "share": _float(0.0, 1.0, lo_open=True, hi_open=True),
+                    "val_queries": _int(1), "val_database": _int(1)},
     "encode": {"batch_size": _int(1)},
     "evaluate": {"topk": _optional(_int(1)), "precision_at": _int(1), "radius": _int(0)},
     "search": {"index": _choice("flat", "hash"), "topk": _int(1), "hash_bits": _int(1, 64), "nflip": _int(0, 8)},
@@ -186,6 +189,12 @@ def check_consistency(params: dict, source: str = "params.yaml") -> dict:
     if params["seed"] not in params["seeds"]:
         raise ParamsError(f"{source}: 'seed' is {params['seed']}; accepted: one of 'seeds' {params['seeds']} "
                           "(its DTH students are the ones ternarised)")
+    if params["student"]["augment"] == "crop+flip" and params["distill"]["teacher_outputs"] == "cache":
+        raise ParamsError(
+            f"{source}: 'student.augment' is 'crop+flip' while 'distill.teacher_outputs' is 'cache': the cached "
+            "teacher outputs exist for each train image and its horizontal flip only, so a cropped student input "
+            "would be distilled towards another view's target; accepted: student.augment none or flip, or "
+            "distill.teacher_outputs online (the teacher encodes every augmented batch)")
     q = params["quantize"]
     if q["compare_layers"] == q["layers"]:
         raise ParamsError(f"{source}: 'quantize.compare_layers' is {q['compare_layers']!r}, the same as "
@@ -193,6 +202,8 @@ def check_consistency(params: dict, source: str = "params.yaml") -> dict:
     return params
 
 
-def t_name(t: float) -> str:
-    """The spelling of a threshold in file names and metric keys: 0.05 -> '0p05' (no dots)."""
-    return f"{t:g}".replace(".", "p")
+def teacher_bits(params: dict) -> list[int]:
+    """The code lengths the teacher has a hash head for: every k of `bits` and of
+    `convergence.bits` (the DTH students of both are distilled from the head of their k)."""
+    return sorted(set(params["bits"]) | set(params["convergence"]["bits"]))
+

@@ -5,7 +5,8 @@
 
 params (data:):
     dataset     fashion-mnist | cifar10 | nus-wide
-    protocol    fashion-mnist: 1k | full; cifar10: 1k | 59k | full; nus-wide: 2100 (see dth/splits.py)
+    protocol    fashion-mnist: 1k | 1k-10k | full; cifar10: 1k | 59k | full; nus-wide: 2100
+                (default params.yaml: fashion-mnist 1k-10k; the protocols: docs/method.md, dth/splits.py)
     root        folder or archive of the source files; null = the default place (see dth/datasets.py):
                 fashion-mnist: /usr/share/datasets/fashion-mnist, then data/raw/FashionMNIST/raw;
                 cifar10: data/raw/ (cifar-10-batches-py/ or cifar-10-python.tar.gz);
@@ -35,6 +36,7 @@ from dth.data import FORMAT, SPLITS
 from dth.datasets import Pool, load_image, read_pool
 from dth.io import atomic_dir, write_json
 from dth.params import load_params
+from dth.timing import loop_timer
 from dth.splits import check_protocol, split
 
 
@@ -93,7 +95,8 @@ def prepare(data: dict, out: str | Path) -> dict:
 
 def main(args: argparse.Namespace) -> int:
     data = load_params(args.params)["data"]
-    manifest = prepare(data, args.out)
+    with loop_timer("prepare"):
+        manifest = prepare(data, args.out)
     counts = manifest["counts"]
     print(f"{manifest['dataset']} {manifest['protocol']} (split_seed {manifest['split_seed']}): "
           f"query {counts['query']}, train {counts['train']}, database {counts['database']} images "

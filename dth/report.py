@@ -1,13 +1,25 @@
-"""Render the paper's tables and figures, and REPORT.md, from the evaluated artifacts.
+"""Render the paper's tables and figures, REPORT.md and a summary metrics file, from the evaluated artifacts.
 
     dth report --results results --data data/prepared --gallery-codes codes/dth-12-s0.npz --out results
 
-Reads only what the other stages wrote (results/metrics, results/plots/{pr,pn,train},
-results/ternary, results/speed, one codes file for the gallery) and writes:
-    results/tables/*.md, *.csv   main mAP table, radius-2 precision, ternary sweep,
+Reports exactly the models that the params define (docs/artifacts.md, "Model names"):
+teacher-k for k in `bits`; dsh-k-sS and dth-k-sS for k in `bits`, S in `seeds`;
+ttq-L-k-tT for L = quantize.layers, T in quantize.t, and L = quantize.compare_layers,
+T = quantize.compare_t; the convergence curves of `convergence.bits` x `seeds`. A file
+that one of them needs and that is missing stops the report with its path and the stage
+that writes it; files of other models (an earlier run's) are ignored. Labels follow the
+params: mAP@all or mAP@<evaluate.topk>, the precision within evaluate.radius.
+
+Reads only what the other stages wrote (results/metrics, results/plots/{pr,pn,train,
+convergence}, results/ternary, results/speed, one codes file for the gallery, and
+results/attempts.csv for the Attempts section) and writes:
+    results/tables/*.md, *.csv   main mAP table, radius precision, ternary sweep,
                                  model size and encoding speed
-    results/figures/*.png        PR and P@N curves per k, mAP against t, training
-                                 curves, a retrieval gallery
+    results/figures/*.png        PR and P@N curves per k, mAP against t, training and
+                                 convergence curves, a retrieval gallery
+    results/summary.json         the numbers of the tables and claims worth diffing,
+                                 per method and k (means over seeds): the metrics file
+                                 that `dvc exp show` / `dvc metrics diff` are best read on
     results/REPORT.md            the five claims of the paper, each with a verdict
                                  (holds / does not hold / inconclusive) and its numbers
 No number in REPORT.md is typed by hand: each comes from those files.
@@ -17,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -25,62 +36,75 @@ import pandas as pd
 
 from dth.data import load_manifest, load_split
 from dth.errors import DthError
-from dth.io import atomic_dir, write_text
+from dth.io import atomic_dir, write_json, write_text
 from dth.params import load_params
-
-# Model names (docs/artifacts.md): teacher-k, dsh-k-sS, dth-k-sS, ttq-L-k-tT.
-NAME = re.compile(
-    r"^(?:(?P<teacher>teacher)-(?P<tk>\d+)"
-    r"|(?P<method>dsh|dth)-(?P<k>\d+)-s(?P<seed>\d+)"
-    r"|ttq-(?P<layers>fc|fc\+conv|all)-(?P<qk>\d+)-t(?P<t>[0-9.e-]+))$")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
     p.add_argument("--results", default="results", help="folder the other stages wrote into (default: %(default)s)")
     p.add_argument("--data", default="data/prepared", help="prepared data, for the gallery's images (default: %(default)s)")
-    p.add_argument("--gallery-codes", required=True, help="codes file whose queries the gallery shows")
-    p.add_argument("--out", default="results", help="where tables/, figures/ and REPORT.md go (default: %(default)s)")
-    p.add_argument("--experiments", default=None,
-                   help="CSV of earlier runs (workflow/scripts/export_experiments.py) to compare in REPORT.md")
+    p.add_argument("--gallery-codes", required=True,
+                   help="codes file whose queries the gallery shows, e.g. codes/dth-12-s0.npz")
+    p.add_argument("--out", default="results",
+                   help="where tables/, figures/, summary.json and REPORT.md go (default: %(default)s)")
+    p.add_argument("--attempts", default=None,
+                   help="CSV of recorded attempts (workflow/scripts/attempts.py) for REPORT.md's Attempts section")
 
 
-# ----------------------------------------------------------------------------- loading
+# ----------------------------------------------------------------------------- the run's models
 
-def parse_name(name: str) -> dict:
-    m = NAME.match(name)
-    if not m:
-        raise DthError(f"unexpected model name {name!r} under results/ (see docs/artifacts.md)")
-    if m["teacher"]:
-        return {"model": name, "family": "teacher", "bits": int(m["tk"]), "seed": None, "layers": None, "t": None}
-    if m["method"]:
-        return {"model": name, "family": m["method"], "bits": int(m["k"]), "seed": int(m["seed"]),
-                "layers": None, "t": None}
-    return {"model": name, "family": "ttq", "bits": int(m["qk"]), "seed": None, "layers": m["layers"],
-            "t": float(m["t"])}
+def t_label(t: float) -> str:
+    """A threshold as DVC's matrix and Snakemake's expand write it in file names: str(0.05) = '0.05'."""
+    return str(t)
 
 
-def read_json_folder(folder: Path) -> dict[str, dict]:
-    out = {}
-    for path in sorted(folder.glob("*.json")):
-        try:
-            out[path.stem] = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise DthError(f"{path} is not valid JSON ({e}); rerun the stage that wrote it") from None
-    return out
+def expected_models(params: dict) -> pd.DataFrame:
+    """One row per model the params define: model name, family, bits, seed, layers, t."""
+    rows = [{"model": f"teacher-{k}", "family": "teacher", "bits": k} for k in params["bits"]]
+    rows += [{"model": f"{m}-{k}-s{s}", "family": m, "bits": k, "seed": s}
+             for m in ("dsh", "dth") for k in params["bits"] for s in params["seeds"]]
+    q = params["quantize"]
+    for layers, ts in ((q["layers"], q["t"]), (q["compare_layers"], [q["compare_t"]])):
+        rows += [{"model": f"ttq-{layers}-{k}-t{t_label(t)}", "family": "ttq", "bits": k, "layers": layers,
+                  "t": float(t)} for k in params["bits"] for t in ts]
+    df = pd.DataFrame(rows, columns=["model", "family", "bits", "seed", "layers", "t"])
+    return df.drop_duplicates("model").reset_index(drop=True)
 
 
-def metrics_table(results: Path) -> pd.DataFrame:
-    """One row per evaluated model: its name's parts plus every metric."""
-    metrics = read_json_folder(results / "metrics")
-    if not metrics:
-        raise DthError(f"no metrics in {results / 'metrics'}: run the evaluate stages first")
-    rows = [{**parse_name(name), **m} for name, m in metrics.items()]
-    return pd.DataFrame(rows)
+WRITERS = {"metrics": "evaluate", "ternary": "ternarize", "speed": "encode", "train": "train_*/ternarize",
+           "convergence": "convergence_*", "pr": "evaluate", "pn": "evaluate"}
+
+
+def need(path: Path, kind: str) -> Path:
+    if not path.exists():
+        raise DthError(f"{path} is missing: the params define this model but its `{WRITERS[kind]}` stage has "
+                       "not written it; run `dvc repro` (or snakemake) first")
+    return path
+
+
+def read_json(path: Path, kind: str) -> dict:
+    try:
+        return json.loads(need(path, kind).read_text())
+    except json.JSONDecodeError as e:
+        raise DthError(f"{path} is not valid JSON ({e}); rerun the stage that wrote it") from None
+
+
+def metrics_table(results: Path, params: dict) -> pd.DataFrame:
+    """The expected models with their metrics (map, map_tie_average, precision_radius, ...)."""
+    models = expected_models(params)
+    metrics = [read_json(results / "metrics" / f"{name}.json", "metrics") for name in models["model"]]
+    return pd.concat([models, pd.DataFrame(metrics)], axis=1)
+
+
+def map_label(params: dict) -> str:
+    """mAP@all, or mAP@<topk> when params evaluate.topk is set (the NUS-WIDE preset: mAP@5000)."""
+    topk = params["evaluate"]["topk"]
+    return "mAP@all" if topk is None else f"mAP@{topk}"
 
 
 def fmt_mean_std(values: pd.Series, scale: float = 100.0) -> str:
-    v = values.dropna().to_numpy() * scale
+    v = values.dropna().to_numpy(dtype=float) * scale
     if len(v) == 0:
         return "-"
     if len(v) == 1:
@@ -109,7 +133,7 @@ def method_label(row) -> str:
 def by_method_and_bits(df: pd.DataFrame, column: str) -> pd.DataFrame:
     """method x bits table of mean ± std (in %) of `column` over seeds."""
     df = df.assign(method=df.apply(method_label, axis=1))
-    order = ["Teacher", "DSH", "DTH"] + sorted(m for m in df["method"].unique() if m.startswith("DTH-ternary"))
+    order = list(dict.fromkeys(df["method"]))  # the order of expected_models: teacher, DSH, DTH, ternary
     table = df.groupby(["method", "bits"])[column].apply(fmt_mean_std).unstack("bits")
     table = table.reindex([m for m in order if m in table.index])
     table.columns = [f"{k} bits" for k in table.columns]
@@ -117,10 +141,10 @@ def by_method_and_bits(df: pd.DataFrame, column: str) -> pd.DataFrame:
     return table
 
 
-def ternary_table(df: pd.DataFrame, ternary: dict[str, dict], full: pd.DataFrame) -> pd.DataFrame:
+def ternary_table(df: pd.DataFrame, ternary: dict[str, dict], full: dict) -> pd.DataFrame:
     rows = []
     for _, r in df[df["family"] == "ttq"].iterrows():
-        rep = ternary.get(r["model"], {})
+        rep = ternary[r["model"]]
         fp = full.get(r["bits"], np.nan)
         rows.append({
             "bits": r["bits"], "layers": r["layers"], "t": r["t"],
@@ -138,6 +162,45 @@ def ternary_table(df: pd.DataFrame, ternary: dict[str, dict], full: pd.DataFrame
     return pd.DataFrame(rows).sort_values(["layers", "bits", "t"]).reset_index(drop=True).round(3)
 
 
+# ----------------------------------------------------------------------------- convergence (claim 3)
+
+def convergence_epoch(curve: pd.DataFrame, share: float) -> tuple[int, float, float]:
+    """(first epoch whose validation mAP reaches `share` of the final one, final mAP, the rise
+    over the last quarter). Final = mean of the last tenth of the epochs (at least 3), so that
+    one noisy epoch does not move the target; the rise compares it with the same window
+    ending at three quarters of the run (a plateau rises by about 0)."""
+    maps = curve["val_map"].to_numpy(dtype=float)
+    n = len(maps)
+    window = max(3, n // 10)
+    final = float(maps[-window:].mean())
+    hit = np.flatnonzero(maps >= share * final)
+    epoch = int(curve["epoch"].iloc[hit[0]]) if len(hit) else n
+    q3 = max(window, (3 * n) // 4)
+    rise = final - float(maps[q3 - window:q3].mean())
+    return epoch, final, rise
+
+
+def convergence_runs(results: Path, params: dict) -> pd.DataFrame:
+    rows = []
+    share = params["convergence"]["share"]
+    for method in ("dsh", "dth"):
+        for k in params["convergence"]["bits"]:
+            for s in params["seeds"]:
+                path = need(results / "plots" / "convergence" / f"{method}-{k}-s{s}.csv", "convergence")
+                epoch, final, rise = convergence_epoch(pd.read_csv(path), share)
+                rows.append({"method": method, "bits": k, "seed": s, "epochs": epoch, "final": final,
+                             "rise": rise})
+    return pd.DataFrame(rows)
+
+
+def convergence_verdict(runs: pd.DataFrame) -> tuple[bool, float]:
+    """Holds when the distilled students take at least one epoch longer on average to reach
+    the share, and longer in most of the paired (k, seed) runs; otherwise it does not hold."""
+    paired = runs.pivot_table(index=["bits", "seed"], columns="method", values="epochs")
+    diff = paired["dth"] - paired["dsh"]
+    return bool(diff.mean() >= 1.0 and (diff > 0).mean() > 0.5), float(diff.mean())
+
+
 # ----------------------------------------------------------------------------- figures
 
 def figure_setup():
@@ -153,10 +216,8 @@ def curve_figures(df: pd.DataFrame, results: Path, figures: Path, seed: int) -> 
     written = []
     for k in sorted(df["bits"].unique()):
         sub = df[df["bits"] == k]
-        chosen = []
-        for fam in ("teacher", "dsh", "dth"):
-            s = sub[(sub["family"] == fam) & ((sub["seed"] == seed) | sub["seed"].isna())]
-            chosen += list(s["model"])
+        chosen = list(sub[sub["family"] == "teacher"]["model"])
+        chosen += list(sub[sub["family"].isin(["dsh", "dth"]) & (sub["seed"] == seed)]["model"])
         ttq = sub[sub["family"] == "ttq"].sort_values("t")
         for layers in ttq["layers"].unique():
             chosen.append(ttq[ttq["layers"] == layers]["model"].iloc[0])
@@ -165,10 +226,7 @@ def curve_figures(df: pd.DataFrame, results: Path, figures: Path, seed: int) -> 
                 ("pn", "n", "precision", "N (top retrieved items)", f"Precision@N, {k} bits")):
             fig, ax = plt.subplots(figsize=(6, 4.2))
             for name in chosen:
-                path = results / "plots" / kind / f"{name}.csv"
-                if not path.exists():
-                    continue
-                c = pd.read_csv(path)
+                c = pd.read_csv(need(results / "plots" / kind / f"{name}.csv", kind))
                 style = dict(marker="o", markersize=3) if kind == "pr" else {}
                 ax.plot(c[xcol], c[ycol], label=name, **style)
             ax.set_xlabel(xlabel)
@@ -184,24 +242,22 @@ def curve_figures(df: pd.DataFrame, results: Path, figures: Path, seed: int) -> 
     return written
 
 
-def map_vs_t_figure(tern: pd.DataFrame, figures: Path) -> str | None:
-    if tern.empty:
+def map_vs_t_figure(tern: pd.DataFrame, figures: Path, layers: str, label: str) -> str | None:
+    t_df = tern[tern["layers"] == layers] if not tern.empty else tern
+    if t_df.empty:
         return None
     plt = figure_setup()
-    t_df = tern
-    main_layers = t_df.groupby("layers")["t"].nunique().idxmax()
-    t_df = t_df[t_df["layers"] == main_layers]
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     ax2 = ax.twinx()
     for k in sorted(t_df["bits"].unique()):
         s = t_df[t_df["bits"] == k].sort_values("t")
-        line, = ax.plot(s["t"], s["mAP (%)"], marker="o", label=f"mAP, {k} bits")
+        line, = ax.plot(s["t"], s["mAP (%)"], marker="o", label=f"{label}, {k} bits")
         ax.axhline(s["mAP full precision (%)"].iloc[0], color=line.get_color(), ls=":", lw=1)
         ax2.plot(s["t"], s["model bytes"] / 1024, marker="s", ls="--", color=line.get_color(), alpha=0.5)
     ax.set_xlabel("ternary threshold t (delta = t * max|w|)")
-    ax.set_ylabel("mAP@all (%)  (dotted: full precision)")
+    ax.set_ylabel(f"{label} (%)  (dotted: full precision)")
     ax2.set_ylabel("packed model size (KiB, dashed)")
-    ax.set_title(f"Ternary student ({main_layers} layers): mAP and size against t")
+    ax.set_title(f"Ternary student ({layers} layers): {label} and size against t")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -215,26 +271,50 @@ def training_figure(results: Path, figures: Path, bits: list[int], seed: int) ->
     fig, axes = plt.subplots(1, len(bits), figsize=(3.6 * len(bits), 3.6), sharey=True, squeeze=False)
     for ax, k in zip(axes[0], bits):
         for method in ("dsh", "dth"):
-            path = results / "plots" / "train" / f"{method}-{k}-s{seed}.csv"
-            if path.exists():
-                c = pd.read_csv(path)
-                ax.plot(c["epoch"], 100 * c["val_map"], label=method.upper())
+            c = pd.read_csv(need(results / "plots" / "train" / f"{method}-{k}-s{seed}.csv", "train"))
+            ax.plot(c["epoch"], 100 * c["val_map"], label=method.upper())
         ax.set_title(f"{k} bits")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("validation mAP (%)")
-    fig.suptitle(f"Convergence of the students (seed {seed})")
+    fig.suptitle(f"Training curves of the students (seed {seed}, the run's schedule)")
     fig.tight_layout()
     fig.savefig(figures / "training_curves.png", dpi=110)
     plt.close(fig)
     return "training_curves.png"
 
 
+def convergence_figure(results: Path, figures: Path, params: dict, runs: pd.DataFrame) -> str:
+    """Mean validation mAP over seeds per epoch at constant lr, per k; the epochs to the share marked."""
+    plt = figure_setup()
+    bits = params["convergence"]["bits"]
+    fig, axes = plt.subplots(1, len(bits), figsize=(4.2 * len(bits), 3.8), sharey=True, squeeze=False)
+    for ax, k in zip(axes[0], bits):
+        for method in ("dsh", "dth"):
+            curves = [pd.read_csv(results / "plots" / "convergence" / f"{method}-{k}-s{s}.csv")
+                      for s in params["seeds"]]
+            mean = 100 * np.mean([c["val_map"].to_numpy() for c in curves], axis=0)
+            line, = ax.plot(curves[0]["epoch"], mean, label=method.upper())
+            e = runs[(runs["method"] == method) & (runs["bits"] == k)]["epochs"].mean()
+            ax.axvline(e, color=line.get_color(), ls=":", lw=1)
+        ax.set_title(f"{k} bits")
+        ax.set_xlabel("epoch (constant learning rate)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel(f"validation mAP (%), mean of {len(params['seeds'])} seeds")
+    fig.suptitle(f"Convergence (claim 3): dotted = mean epoch reaching {params['convergence']['share']:.0%} "
+                 "of the final mAP")
+    fig.tight_layout()
+    fig.savefig(figures / "convergence.png", dpi=110)
+    plt.close(fig)
+    return "convergence.png"
+
+
 def gallery_figure(codes_path: Path, data: Path, figures: Path, queries=(0, 1, 2, 3, 4)) -> str:
     """The first query images and their top 10, found the way `dth search` finds them."""
+    from dth.gallery import Query, build_index, draw_gallery, search
     from dth.hamming import load_codes
-    from dth.search import Query, build_index, draw_gallery, search
 
     codes = load_codes(codes_path)
     q_images, _ = load_split(data, "query")
@@ -251,159 +331,161 @@ def gallery_figure(codes_path: Path, data: Path, figures: Path, queries=(0, 1, 2
 
 # ----------------------------------------------------------------------------- claims
 
-def converge_epoch(curve: pd.DataFrame, share: float = 0.95) -> int | None:
-    """First epoch whose validation mAP reaches `share` of the final epoch's."""
-    if curve.empty or "val_map" not in curve:
-        return None
-    final = curve["val_map"].iloc[-1]
-    hit = curve[curve["val_map"] >= share * final]
-    return int(hit["epoch"].iloc[0]) if len(hit) else None
-
-
 def verdict(flag: bool | None) -> str:
     return {True: "**holds**", False: "**does not hold**", None: "**inconclusive**"}[flag]
 
 
-def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, params: dict) -> str:
-    seeds, seed = params["seeds"], params["seed"]
-    bits = sorted(df["bits"].unique())
+def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, teacher: dict,
+           runs: pd.DataFrame, params: dict, summary: dict) -> str:
+    seeds = params["seeds"]
+    label = map_label(params)
+    bits = list(params["bits"])
     out = ["## The paper's claims, checked", ""]
 
     # 1. DTH vs DSH
     lines, gains, signif = [], [], []
     for k in bits:
-        d = df[(df["family"] == "dsh") & (df["bits"] == k)]["map"].to_numpy()
-        t = df[(df["family"] == "dth") & (df["bits"] == k)]["map"].to_numpy()
-        if len(d) == 0 or len(t) == 0:
-            continue
+        d = df[(df["family"] == "dsh") & (df["bits"] == k)]["map"].to_numpy(dtype=float)
+        t = df[(df["family"] == "dth") & (df["bits"] == k)]["map"].to_numpy(dtype=float)
         gain = 100 * (t.mean() - d.mean())
         spread = 100 * np.sqrt((d.var(ddof=1) if len(d) > 1 else 0) + (t.var(ddof=1) if len(t) > 1 else 0))
         gains.append(gain)
         signif.append(gain > spread)
+        summary["dth_gain"][str(k)] = round(gain, 4)
         lines.append(f"| {k} | {100 * d.mean():.2f} | {100 * t.mean():.2f} | {gain:+.2f} | {spread:.2f} |")
-    if gains:
-        flag = True if all(g > 0 for g in gains) and all(signif) else (False if all(g <= 0 for g in gains) else None)
-        out += [f"### 1. Distillation beats the DSH baseline (paper: about +6 points) — {verdict(flag)}", "",
-                f"mAP@all (%), mean of {len(seeds)} seed(s); 'spread' is the std of the difference of the means' "
-                "inputs (sqrt of the two seed variances); a gain counts when it exceeds it.", "",
-                "| bits | DSH | DTH | gain (points) | spread |", "|---|---|---|---|---|", *lines, "",
-                f"Mean gain over code lengths: {np.mean(gains):+.2f} points.", ""]
+    flag = True if all(g > 0 for g in gains) and all(signif) else (False if all(g <= 0 for g in gains) else None)
+    out += [f"### 1. Distillation beats the DSH baseline (paper: about +6 points) — {verdict(flag)}", "",
+            f"{label} (%), mean of {len(seeds)} seed(s); 'spread' is the std of the difference of the means' "
+            "inputs (sqrt of the two seed variances); a gain counts when it exceeds it.", "",
+            "| bits | DSH | DTH | gain (points) | spread |", "|---|---|---|---|---|", *lines, "",
+            f"Mean gain over code lengths: {np.mean(gains):+.2f} points.", ""]
 
     # 2. teacher vs student
-    lines, ahead, slower = [], [], None
+    lines, ahead = [], []
     for k in bits:
         te = df[(df["family"] == "teacher") & (df["bits"] == k)]["map"]
         st = df[(df["family"] == "dth") & (df["bits"] == k)]["map"]
-        if len(te) and len(st):
-            ahead.append(te.mean() > st.mean())
-            lines.append(f"| {k} | {100 * te.mean():.2f} | {100 * st.mean():.2f} |")
-    t_speed = speed.get("teacher", {}).get("images_per_second")
-    s_speeds = [v.get("images_per_second") for n, v in speed.items() if n.startswith("dth-")]
-    s_speed = float(np.median([s for s in s_speeds if s])) if any(s_speeds) else None
-    if t_speed and s_speed:
-        slower = s_speed > t_speed
-    if lines:
-        flag = (all(ahead) and bool(slower)) if slower is not None else None
-        out += [f"### 2. The teacher stays ahead in mAP and far behind in speed — {verdict(flag)}", "",
-                "| bits | teacher mAP (%) | DTH student mAP (%) |", "|---|---|---|", *lines, ""]
-        curve = results / "plots" / "train" / "teacher.csv"
-        if curve.exists():
-            last = pd.read_csv(curve).iloc[-1]
-            out += [f"Teacher ({params['teacher']['arch']}, {int(last['epoch'])} epochs): classification accuracy "
-                    f"{100 * last['val_acc']:.1f}% on the first {params['teacher']['val_queries']} query images "
-                    "(mean over its hash heads).", ""]
-        if t_speed and s_speed:
-            out += [f"Encoding speed (database pass, this machine): teacher {t_speed:,.0f} images/s "
-                    f"({1e3 / t_speed:.3f} ms/image), DTH student {s_speed:,.0f} images/s "
-                    f"({1e3 / s_speed:.3f} ms/image): the student is {s_speed / t_speed:.1f}x faster. "
-                    "(The teacher encodes all its heads in one pass; timings vary run to run.)", ""]
+        ahead.append(te.mean() > st.mean())
+        lines.append(f"| {k} | {100 * te.mean():.2f} | {100 * st.mean():.2f} | {100 * (te.mean() - st.mean()):+.2f} |")
+    t_speed = speed["teacher"].get("images_per_second")
+    s_speed = float(np.median([v["images_per_second"] for n, v in speed.items() if n.startswith("dth-")]))
+    slower = bool(s_speed > t_speed)
+    out += [f"### 2. The teacher stays ahead in mAP and far behind in speed — {verdict(all(ahead) and slower)}", "",
+            f"| bits | teacher {label} (%) | DTH student {label} (%) | teacher ahead by (points) |",
+            "|---|---|---|---|", *lines, ""]
+    curve = need(results / "plots" / "train" / "teacher.csv", "train")
+    epochs = int(pd.read_csv(curve)["epoch"].iloc[-1])
+    out += [f"Teacher ({params['teacher']['arch']}, {epochs} epochs): test accuracy {100 * teacher['accuracy']:.1f}% "
+            f"on the whole query set (mean over its hash heads' classifiers; worst head "
+            f"{100 * teacher['accuracy_min_head']:.1f}%).", "",
+            f"Encoding speed (database pass, the machine of this run): teacher {t_speed:,.0f} images/s "
+            f"({1e3 / t_speed:.3f} ms/image), DTH student {s_speed:,.0f} images/s "
+            f"({1e3 / s_speed:.3f} ms/image): the student is {s_speed / t_speed:.1f}x faster. "
+            "(The teacher encodes all its heads in one pass; timings vary run to run.)", ""]
 
     # 3. convergence
-    lines, dsh_e, dth_e = [], [], []
-    for k in bits:
-        for method, store in (("dsh", dsh_e), ("dth", dth_e)):
-            for s in seeds:
-                path = results / "plots" / "train" / f"{method}-{k}-s{s}.csv"
-                if path.exists():
-                    e = converge_epoch(pd.read_csv(path))
-                    if e is not None:
-                        store.append(e)
-        if dsh_e and dth_e:
-            pass
-    if dsh_e and dth_e:
-        epochs = params["student"]["epochs"]
-        diff = np.mean(dth_e) - np.mean(dsh_e)
-        # a difference under half an epoch, or a schedule whose curves still rise at its end, decides nothing
-        late = min(np.median(dsh_e), np.median(dth_e)) >= epochs - 1
-        flag = None if abs(diff) < 0.5 or late else bool(diff > 0)
-        out += [f"### 3. Distillation converges more slowly (paper: 400 against 100 epochs) — {verdict(flag)}", "",
-                f"Epoch at which the validation mAP first reaches 95% of its final value, over all code lengths "
-                f"and seeds ({epochs} epochs in all): DSH mean {np.mean(dsh_e):.1f} (median {np.median(dsh_e):.0f}), "
-                f"DTH mean {np.mean(dth_e):.1f} (median {np.median(dth_e):.0f}); difference {diff:+.1f} epochs. "
-                "Inconclusive when the difference is under half an epoch or both medians fall in the last two "
-                "epochs (the curves still rise: the schedule is too short to tell). See figures/training_curves.png.",
-                ""]
+    share = params["convergence"]["share"]
+    holds, diff = convergence_verdict(runs)
+    summary["convergence_epochs"] = {m: round(float(runs[runs["method"] == m]["epochs"].mean()), 3)
+                                     for m in ("dsh", "dth")}
+    rows = []
+    for k in params["convergence"]["bits"]:
+        cells = []
+        for m in ("dsh", "dth"):
+            r = runs[(runs["method"] == m) & (runs["bits"] == k)]
+            cells += [f"{r['epochs'].mean():.1f} ({', '.join(str(e) for e in r['epochs'])})",
+                      f"{100 * r['final'].mean():.2f}", f"{100 * r['rise'].mean():+.2f}"]
+        rows.append(f"| {k} | " + " | ".join(cells) + " |")
+    plateaued = bool((runs["rise"].abs() <= 0.01).all())
+    n_epochs = params["convergence"]["epochs"]
+    out += [f"### 3. Distillation converges more slowly (paper: 400 against 100 epochs) — {verdict(holds)}", "",
+            f"Dedicated runs (stage `convergence`): every seed {seeds}, both methods, at the learning rate "
+            f"{params['student']['lr']:g} held constant for {n_epochs} epochs after {params['student']['warmup_epochs']} "
+            f"warm-up epoch(s), validated after every epoch on {params['convergence']['val_queries']} queries against "
+            f"{params['convergence']['val_database']} database images. 'epochs' = first epoch reaching "
+            f"{share:.0%} of the final validation mAP (the mean of the last tenth of the run); 'rise' = the final "
+            "mAP minus the same mean three quarters into the run (about 0 on a plateau).", "",
+            "| bits | DSH epochs (per seed) | DSH final mAP (%) | DSH rise (points) "
+            "| DTH epochs (per seed) | DTH final mAP (%) | DTH rise (points) |",
+            "|---|---|---|---|---|---|---|", *rows, "",
+            f"DTH needs {diff:+.1f} epochs more than DSH on average over the paired (k, seed) runs. Holds when "
+            "that is at least one epoch and DTH is slower in most pairs. "
+            + ("Every run had plateaued (|rise| <= 1 point)." if plateaued else
+               f"Not every run had plateaued (some |rise| > 1 point): lengthen convergence.epochs ({n_epochs}).")
+            + " See figures/convergence.png.", ""]
 
     # 4. ternary little loss / 5. fc vs fc+conv
-    if not tern.empty:
-        t_df = tern
-        q = params["quantize"]
-        main = t_df[t_df["layers"] == q["layers"]]
-        smallest = main[main["t"] == main["t"].min()]
-        worst = smallest["change (points)"].min()
-        flag = bool(worst >= -1.0)
-        out += [f"### 4. Ternary {q['layers']} layers lose little (paper: little loss) — {verdict(flag)}", "",
-                f"At the smallest t = {main['t'].min():g} the worst change of mAP over code lengths is "
-                f"{worst:+.2f} points (criterion: within 1 point). Every t:", "",
-                main[["bits", "t", "sparsity (%)", "model bytes", "compression", "fc compression", "mAP (%)",
-                      "change (points)"]].to_markdown(index=False), ""]
-        cmp = t_df[(t_df["layers"] == q["compare_layers"]) & (np.isclose(t_df["t"], q["compare_t"]))]
-        ref = t_df[(t_df["layers"] == q["layers"]) & (np.isclose(t_df["t"], q["compare_t"]))]
-        if len(cmp) and len(ref):
-            m = cmp.merge(ref, on="bits", suffixes=(f" {q['compare_layers']}", f" {q['layers']}"))
-            extra = m[f"change (points) {q['compare_layers']}"] - m[f"change (points) {q['layers']}"]
-            flag = True if (extra < -1.0).all() else (False if (extra >= -0.25).all() else None)
-            out += [f"### 5. Ternarising convolutions too costs far more than fc only (the review's claim) — "
-                    f"{verdict(flag)}", "",
-                    f"At t = {q['compare_t']:g}; 'extra' = change with {q['compare_layers']} minus change with "
-                    f"{q['layers']} (points of mAP); holds when the extra loss exceeds 1 point at every k, "
-                    "does not hold when it is under 0.25 points at every k.", "",
-                    "| bits | change " + q['layers'] + " | change " + q['compare_layers'] + " | extra |",
-                    "|---|---|---|---|",
-                    *[f"| {b} | {a:+.2f} | {c:+.2f} | {e:+.2f} |" for b, a, c, e in
-                      zip(m["bits"], m[f"change (points) {q['layers']}"],
-                          m[f"change (points) {q['compare_layers']}"], extra)], ""]
+    q = params["quantize"]
+    main = tern[tern["layers"] == q["layers"]]
+    t_min = main["t"].min()
+    smallest = main[main["t"] == t_min]
+    worst = smallest["change (points)"].min()
+    summary["ternary_change"] = {str(int(b)): round(float(c), 4) for b, c in zip(smallest["bits"], smallest["change (points)"])}
+    out += [f"### 4. Ternary {q['layers']} layers lose little (paper: little loss) — {verdict(bool(worst >= -1.0))}",
+            "", f"At the smallest t = {t_min:g} the worst change of {label} over code lengths is {worst:+.2f} points "
+            f"(criterion: within 1 point of the full-precision DTH student of seed {params['seed']}). Every t:", "",
+            main[["bits", "t", "sparsity (%)", "model bytes", "compression", "fc compression", "mAP (%)",
+                  "change (points)"]].to_markdown(index=False), ""]
+    cmp = tern[(tern["layers"] == q["compare_layers"]) & np.isclose(tern["t"], q["compare_t"])]
+    ref = tern[(tern["layers"] == q["layers"]) & np.isclose(tern["t"], q["compare_t"])]
+    title = f"### 5. Ternarising {q['compare_layers']} costs far more than {q['layers']} (the review's claim)"
+    if len(ref) == 0:
+        out += [f"{title} — {verdict(None)}", "", f"quantize.compare_t = {q['compare_t']:g} is not one of quantize.t "
+                f"{q['t']}: there is no {q['layers']} model at that threshold to compare with.", ""]
+    else:
+        m = cmp.merge(ref, on="bits", suffixes=(f" {q['compare_layers']}", f" {q['layers']}"))
+        extra = m[f"change (points) {q['compare_layers']}"] - m[f"change (points) {q['layers']}"]
+        summary["compare_extra_change"] = {str(int(b)): round(float(e), 4) for b, e in zip(m["bits"], extra)}
+        flag = True if (extra < -1.0).all() else (False if (extra >= -0.25).all() else None)
+        out += [f"{title} — {verdict(flag)}", "",
+                f"At t = {q['compare_t']:g}; 'extra' = change with {q['compare_layers']} minus change with "
+                f"{q['layers']} (points of {label}); holds when the extra loss exceeds 1 point at every k, "
+                "does not hold when it is under 0.25 points at every k.", "",
+                f"| bits | change {q['layers']} | change {q['compare_layers']} | extra |", "|---|---|---|---|",
+                *[f"| {b} | {a:+.2f} | {c:+.2f} | {e:+.2f} |" for b, a, c, e in
+                  zip(m["bits"], m[f"change (points) {q['layers']}"],
+                      m[f"change (points) {q['compare_layers']}"], extra)], ""]
     return "\n".join(out)
 
 
-def experiments_section(path: Path, params: dict) -> str:
-    """What was tried: one row per DVC experiment or commit of results/experiments.csv."""
-    runs = pd.read_csv(path, dtype={"name": str})
-    names = [c for c in runs.columns if NAME.match(c)]
-    varying = [c for c in runs.columns if c != "name" and c not in names]
-    q, seed = params["quantize"], params["seed"]
-    rows = []
-    for _, r in runs.iterrows():
-        parts = {c: parse_name(c) for c in names}
-        dsh = [r[c] for c, p in parts.items() if p["family"] == "dsh"]
-        dth = [r[c] for c, p in parts.items() if p["family"] == "dth"]
-        ttq = {c: p for c, p in parts.items() if p["family"] == "ttq" and p["layers"] == q["layers"]}
-        t_min = min((p["t"] for p in ttq.values()), default=None)
-        changes = [r[c] - r[f"dth-{p['bits']}-s{seed}"] for c, p in ttq.items()
-                   if p["t"] == t_min and f"dth-{p['bits']}-s{seed}" in runs.columns]
-        rows.append({"run": r["name"], **{c: r[c] for c in varying},
-                     "DSH mAP (%)": 100 * np.mean(dsh), "DTH mAP (%)": 100 * np.mean(dth),
-                     f"ternary t={t_min:g}: worst change (points)": 100 * min(changes) if changes else np.nan,
-                     f"ternary t={t_min:g}: mean change (points)": 100 * np.mean(changes) if changes else np.nan})
-    table = pd.DataFrame(rows)
-    metric_cols = [c for c in table.columns if "(%)" in c or "(points)" in c]
-    table[metric_cols] = table[metric_cols].round(2)
+def attempts_section(path: Path, summary: dict) -> str:
+    """The recorded attempts (results/attempts.csv) beside this run's own numbers."""
+    runs = pd.read_csv(path, dtype={"name": str, "set": str, "about": str})
+    this = {"name": "this run", "set": "(params.yaml)", "about": "the run these tables come from"}
+    for key in runs.columns:
+        if key in ("name", "set", "about"):
+            continue
+        node = summary
+        for part in key.split("."):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        this[key] = node if not isinstance(node, dict) else np.nan
+    table = pd.concat([pd.DataFrame([this]), runs], ignore_index=True)
+    numeric = [c for c in table.columns if c not in ("name", "set", "about")]
+    table[numeric] = table[numeric].apply(pd.to_numeric, errors="coerce").mul(100).round(2)
+    table = table.rename(columns={c: c.replace("_map.", " mAP k=").replace("teacher_accuracy", "teacher acc")
+                                  + " (%)" for c in numeric})
     return "\n".join([
-        "## Attempts recorded as DVC experiments", "",
-        f"Each row is a DVC experiment or commit of this pipeline ({path}, exported from `dvc exp show -A` by "
-        "workflow/scripts/export_experiments.py), with the params that differ between them; mAP means are over "
-        "every code length and seed. The default params.yaml keeps the best.", "",
+        "## Attempts", "",
+        f"Each row below the first is a DVC experiment recorded in {path} by `python workflow/scripts/attempts.py` "
+        "(workflow/attempts.yaml lists each one's name, purpose and params changes; "
+        "`dvc exp run -n <name> -S <set ...>` reproduces it). The first row is this run, from its own "
+        "summary.json, so it always agrees with the tables below. Means over seeds.", "",
         table.to_markdown(index=False), ""])
+
+
+# ----------------------------------------------------------------------------- summary
+
+def summary_of(df: pd.DataFrame, teacher: dict) -> dict:
+    """The numbers worth diffing, per method and k (means over seeds); keys carry no param values
+    but the code lengths, and the experiments' column names stay the same when other params change."""
+    out: dict = {"teacher_accuracy": round(teacher["accuracy"], 6)}
+    for fam in ("teacher", "dsh", "dth"):
+        sub = df[df["family"] == fam].groupby("bits")
+        out[f"{fam}_map"] = {str(int(k)): round(float(v), 6) for k, v in sub["map"].mean().items()}
+        out[f"{fam}_precision_radius"] = {str(int(k)): round(float(v), 6)
+                                          for k, v in sub["precision_radius"].mean().items()}
+    out["dth_gain"] = {}
+    return out
 
 
 # ----------------------------------------------------------------------------- main
@@ -411,43 +493,49 @@ def experiments_section(path: Path, params: dict) -> str:
 def main(args) -> int:
     params = load_params(args.params)
     results, out = Path(args.results), Path(args.out)
-    df = metrics_table(results)
+    df = metrics_table(results, params)
     seed = params["seed"]
-    ternary = read_json_folder(results / "ternary") if (results / "ternary").exists() else {}
-    speed = read_json_folder(results / "speed") if (results / "speed").exists() else {}
+    ttq = df[df["family"] == "ttq"]["model"]
+    ternary = {name: read_json(results / "ternary" / f"{name}.json", "ternary") for name in ttq}
+    speed = {name: read_json(results / "speed" / f"{name}.json", "speed")
+             for name in ["teacher", *df[df["family"].isin(["dsh", "dth", "ttq"])]["model"]]}
+    teacher = read_json(results / "metrics" / "teacher.json", "metrics")
+    runs = convergence_runs(results, params)
 
     full = df[(df["family"] == "dth") & (df["seed"] == seed)].set_index("bits")["map"].to_dict()
     tern = ternary_table(df, ternary, full)
+    summary = summary_of(df, teacher)
+    claim_text = claims(df, results, tern, speed, teacher, runs, params, summary)
 
+    label, radius = map_label(params), params["evaluate"]["radius"]
     sections = []
     with atomic_dir(out / "tables") as tables:
         sections.append(write_table(by_method_and_bits(df, "map"), tables, "map",
-                                    f"mAP@all (%) by method and code length, mean ± std over seeds {params['seeds']}"))
-        sections.append(write_table(by_method_and_bits(df, "precision_radius2"), tables, "precision_radius2",
-                                    "Precision within Hamming radius 2 (%), empty ball = 0"))
-        if not tern.empty:
-            sections.append(write_table(tern, tables, "ternary_sweep", "Ternary sweep: t, sparsity (of the "
-                                        "ternarised layers), packed model bytes, mAP@all (%)", index=False))
-        size_rows = []
-        for name, s in sorted(speed.items()):
-            size_rows.append({"model": name, "file bytes": s.get("model_bytes"),
-                              "encoding images/s": round(s.get("images_per_second", float("nan")))})
-        if size_rows:
-            sections.append(write_table(pd.DataFrame(size_rows).set_index("model"), tables, "size_speed",
-                                        "Model size on disk and encoding speed (images/s, this machine)"))
+                                    f"{label} (%) by method and code length, mean ± std over seeds {params['seeds']}"))
+        sections.append(write_table(by_method_and_bits(df, "precision_radius"), tables, "precision_radius",
+                                    f"Precision within Hamming radius {radius} (%), empty ball = 0"))
+        sections.append(write_table(tern, tables, "ternary_sweep", "Ternary sweep: t, sparsity (of the "
+                                    f"ternarised layers), packed model bytes, {label} (%)", index=False))
+        size_rows = [{"model": name, "file bytes": s.get("model_bytes"),
+                      "encoding images/s": round(s.get("images_per_second", float("nan")))}
+                     for name, s in speed.items()]
+        sections.append(write_table(pd.DataFrame(size_rows).set_index("model"), tables, "size_speed",
+                                    "Model size on disk and encoding speed (images/s, the machine of this run)"))
     with atomic_dir(out / "figures") as figures:
         figs = curve_figures(df, results, figures, seed)
-        figs.append(map_vs_t_figure(tern, figures))
+        figs.append(map_vs_t_figure(tern, figures, params["quantize"]["layers"], label))
         figs.append(training_figure(results, figures, params["bits"], seed))
+        figs.append(convergence_figure(results, figures, params, runs))
         figs.append(gallery_figure(Path(args.gallery_codes), Path(args.data), figures))
     report = ["# DTH reproduction report", "",
               f"Dataset {params['data']['dataset']}, protocol {params['data']['protocol']}; "
-              f"code lengths {params['bits']}; student seeds {params['seeds']}. Generated by `dth report` "
+              f"code lengths {params['bits']}; student seeds {params['seeds']}; {label}. Generated by `dth report` "
               "from the pipeline's artifacts; no number here is typed by hand.", "",
-              claims(df, results, tern, speed, params),
-              experiments_section(Path(args.experiments), params) if args.experiments else "",
+              claim_text,
+              attempts_section(Path(args.attempts), summary) if args.attempts else "",
               "## Tables", "", *sections, "## Figures", "",
               *[f"![{f}](figures/{f})" for f in figs if f], ""]
+    write_json(out / "summary.json", summary)
     write_text(out / "REPORT.md", "\n".join(report))
-    print(f"wrote {out / 'REPORT.md'}, {len(figs)} figures, {len(sections)} tables")
+    print(f"wrote {out / 'REPORT.md'}, {out / 'summary.json'}, {len(figs)} figures, {len(sections)} tables")
     return 0

@@ -40,8 +40,10 @@ from dth.io import sha256_file, write_json
 from dth.losses import is_multi_label, student_objective, top1_accuracy
 from dth.models import load_model
 from dth.params import LAYER_SETS, load_params
+from dth.timing import loop_timer
+from dth.hardware import resolve_device
 from dth.train import (TrainConfig, Validation, fingerprint, fit, load_cached_teacher_outputs, load_train_set,
-                       remove_checkpoint, resolve_device, seed_everything, write_curve)
+                       remove_checkpoint, resolve_precision, seed_everything, write_curve)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -122,7 +124,8 @@ def main(args) -> int:
     if distill["teacher_outputs"] == "cache":
         cached = Path(args.teacher_outputs or (Path(args.teacher).with_name(f"{Path(args.teacher).stem}-train-hash.npz")
                                                 if args.teacher else "models/teacher-train-hash.npz"))
-        train.extras["teacher_h"] = load_cached_teacher_outputs(cached, k, len(train), teacher_sha)
+        train.extras["teacher_h"], train.flip_extras["teacher_h"] = load_cached_teacher_outputs(
+            cached, k, len(train), teacher_sha)
     else:
         teacher_path = Path(args.teacher or "models/teacher.pt")
         if not teacher_path.exists():
@@ -134,13 +137,15 @@ def main(args) -> int:
 
     cfg = TrainConfig.from_section(section, epochs=quantize["epochs"], optimizer="adam", lr=quantize["lr"],
                                    weight_decay=0.0, warmup_epochs=0)
+    cfg = resolve_precision(cfg, device, out.stem)  # amp auto -> bf16 or fp32, logged
     val = Validation.from_prepared(args.data, section["val_queries"], section["val_database"],
                                    lambda m, x: {k: m(x)}, amp=cfg.amp)
     seed_everything(seed)
     start = time.perf_counter()
-    before = {"full_precision": val(model.to(device), device)}
-    names = ternary.ternarize_model(model, layer_set, t)
-    before["ternary_initial"] = val(model, device)
+    with loop_timer("train"):  # validation of the starting points counts as the work, too
+        before = {"full_precision": val(model.to(device), device)}
+        names = ternary.ternarize_model(model, layer_set, t)
+        before["ternary_initial"] = val(model, device)
 
     def step_loss(m, x, y, extras):
         ternary.clamp_scales_(m)  # Wp, Wn are magnitudes: keep them > 0 after the previous step
@@ -155,9 +160,10 @@ def main(args) -> int:
     run_id = fingerprint({"student": sha256_file(student_path), "t": t, "layers": layer_set, "quantize": quantize,
                           "train": section, "distill": distill, "dsh": params["dsh"], "manifest": manifest})
     if cfg.epochs > 0:
-        rows = fit(model, step_loss, train, cfg, seed=seed, device=device, name=out.stem, run_id=run_id,
-                   checkpoint_dir=args.checkpoints, curve=curve, validate=val, progress=not args.no_progress,
-                   param_groups=ternary.param_groups(model, quantize["lr"], quantize["scale_lr"]))
+        with loop_timer("train"):
+            rows = fit(model, step_loss, train, cfg, seed=seed, device=device, name=out.stem, run_id=run_id,
+                       checkpoint_dir=args.checkpoints, curve=curve, validate=val, progress=not args.no_progress,
+                       param_groups=ternary.param_groups(model, quantize["lr"], quantize["scale_lr"]))
     else:  # post-training ternarisation only: the initial scales, no fine-tuning
         rows = []
         write_curve(curve, rows)

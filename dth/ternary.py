@@ -4,10 +4,10 @@
     names = ternarize_model(student, "fc", t=0.05)   # swaps Linear layers for TernaryLinear, in place
     h, logits = student(x)                           # forward with ternary weights {+Wp, 0, -Wn}
     ...fine-tune: latent weights and the scales Wp, Wn are ordinary parameters...
-    export_packed(student, "models/ttq-fc-12-t0p05.npz", kind="student", config=cfg)
-    model = load_packed("models/ttq-fc-12-t0p05.npz")   # plain Student, same codes bit for bit
+    export_packed(student, "models/ttq-fc-12-t0.05.npz", kind="student", config=cfg)
+    model = load_packed("models/ttq-fc-12-t0.05.npz")   # plain Student, same codes bit for bit
 
-TTQ, as /work/shared/reference/METHOD.md states it. Each quantised layer keeps its
+TTQ, as docs/method.md ("Trained ternary quantization") states it. Each quantised layer keeps its
 full-precision (latent) weight w and two trained positive scalars Wp, Wn:
     delta = t * max|w|                          (recomputed from w at every forward)
     w_t   = +Wp where w > delta, 0 where |w| <= delta, -Wn where w < -delta

@@ -12,8 +12,10 @@
 
 What `fit` guarantees:
 - Data stays in memory as uint8 tensors (on the training device); each batch is
-  augmented as a whole (random crop from a 4-px zero padding, horizontal flip) by one
-  gather, not image by image through PIL.
+  augmented as a whole (`augment`: none, flip, or crop+flip: a random crop from a
+  `crop_pad`-px zero padding and a random horizontal flip) by one gather, not image by
+  image through PIL. Per-image targets that depend on the view (cached teacher
+  outputs) follow the flip (TrainSet.flip_extras); they cannot follow a crop.
 - Seeded: batch order and augmentation come from a torch.Generator seeded with `seed`
   (model initialisation is the caller's, under `torch.manual_seed(seed)`); on CPU two
   runs with the same inputs give bit-identical weights.
@@ -44,8 +46,9 @@ import hashlib
 import json
 import math
 import shutil
+import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -56,11 +59,13 @@ from tqdm import tqdm
 
 from dth.data import channel_stats, load_manifest, load_split
 from dth.errors import DthError
+from dth.hardware import resolve_amp, resolve_device  # noqa: F401  (re-exported)
 from dth.io import atomic_path
 
 CURVE_COLUMNS = ["epoch", "step", "loss", "train_acc", "val_acc", "val_map", "lr", "seconds"]
 CHECKPOINT_FORMAT = "dth-train-checkpoint/1"
-PAD = 4  # pixels of zero padding of the random crop
+PAD = 4  # pixels of zero padding of the random crop, unless the section's crop_pad says otherwise
+AUGMENTS = ("none", "flip", "crop+flip")  # per-image augmentation of the training batches
 
 
 @dataclass(frozen=True)
@@ -73,8 +78,15 @@ class TrainConfig:
     weight_decay: float = 0.0      # L2 penalty (SGD: added to the gradient; Adam: torch's L2 form)
     schedule: str = "cosine"       # cosine | step | constant
     warmup_epochs: int = 0         # linear warm-up from 0 to lr
-    amp: str = "none"              # bf16 | none: autocast dtype of the forward pass
-    augment: bool = True           # random crop + horizontal flip
+    amp: str = "auto"              # auto | bf16 | none: autocast dtype of the forward pass (dth.hardware)
+    augment: str = "crop+flip"     # none | flip (random horizontal flip) | crop+flip (random crop too)
+    crop_pad: int = PAD            # px of zero padding the random crop is taken from
+
+    def __post_init__(self):
+        if isinstance(self.augment, bool):  # the older boolean spelling
+            object.__setattr__(self, "augment", "crop+flip" if self.augment else "none")
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {', '.join(AUGMENTS)}, not {self.augment!r}")
 
     @classmethod
     def from_section(cls, section: dict, **overrides) -> "TrainConfig":
@@ -86,17 +98,25 @@ class TrainConfig:
 @dataclass
 class TrainSet:
     """Training data in memory: uint8 images (N, C, H, W), multi-hot labels (N, classes),
-    and `extras`: per-image tensors batched alongside (e.g. cached teacher hash outputs)."""
+    and `extras`: per-image tensors batched alongside (e.g. cached teacher hash outputs).
+
+    `flip_extras` holds, for the extras that depend on the view of the image (a
+    teacher's outputs do), their values on the horizontally flipped image: a batch
+    item that `fit` flips gets these instead, so the extras always describe the very
+    image the model sees. Such extras cannot follow a random crop: `fit` refuses
+    augment crop+flip while `flip_extras` is not empty."""
     images: torch.Tensor
     labels: torch.Tensor
     extras: dict
+    flip_extras: dict = field(default_factory=dict)
 
     def __len__(self):
         return len(self.images)
 
     def to(self, device) -> "TrainSet":
         return TrainSet(self.images.to(device), self.labels.to(device),
-                        {k: v.to(device) for k, v in self.extras.items()})
+                        {k: v.to(device) for k, v in self.extras.items()},
+                        {k: v.to(device) for k, v in self.flip_extras.items()})
 
 
 def load_train_set(data_root: str | Path) -> TrainSet:
@@ -114,17 +134,6 @@ def input_config(manifest: dict, train: TrainSet) -> dict:
     return dict(num_classes=manifest["num_classes"], in_channels=c, image_size=min(h, w), mean=mean, std=std)
 
 
-def resolve_device(name: str) -> torch.device:
-    """auto -> cuda when present, else cpu; cuda without a GPU is a DthError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DthError("--device cuda: no CUDA device is available here; use --device cpu or auto")
-    if name not in ("cpu", "cuda"):
-        raise DthError(f"--device {name!r}: accepted: auto, cpu, cuda")
-    return torch.device(name)
-
-
 def seed_everything(seed: int) -> None:
     """Seed torch (model initialisation) and ask for deterministic kernels."""
     torch.manual_seed(seed)
@@ -132,17 +141,31 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def resolve_precision(cfg: TrainConfig, device: torch.device, name: str) -> TrainConfig:
+    """cfg with `amp` resolved for `device` (auto -> bf16 or none, dth.hardware), the choice logged."""
+    amp, why = resolve_amp(cfg.amp, device)
+    tqdm.write(f"{name}: training in {'bf16 autocast' if amp == 'bf16' else 'fp32'} on {device.type} ({why})",
+               file=sys.stderr)
+    return replace(cfg, amp=amp)
+
+
 def autocast(device: torch.device, amp: str):
-    """The forward pass's autocast context (bf16) or a no-op (none)."""
+    """The forward pass's autocast context (bf16) or a no-op (none); auto is resolved for `device`."""
+    if amp == "auto":
+        amp = resolve_amp(amp, device)[0]
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=(amp == "bf16"))
 
 
-def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = PAD) -> torch.Tensor:
-    """Random crop from a `pad`-px zero padding plus a random horizontal flip, per image,
-    for a whole batch (N, C, H, W) at once; any dtype. Randomness from `generator` (CPU)."""
+def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = PAD,
+                  crop: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random crop from a `pad`-px zero padding (when `crop`) plus a random horizontal
+    flip, per image, for a whole batch (N, C, H, W) at once; any dtype. Randomness from
+    `generator` (CPU). Returns (the augmented batch, bool (N,): which images were flipped)."""
     n, c, h, w = x.shape
-    dy = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator)
+    if not crop:
+        pad = 0
+    dy = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator) if pad else torch.zeros(n, 1, dtype=torch.long)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator) if pad else torch.zeros(n, 1, dtype=torch.long)
     flip = torch.rand(n, 1, generator=generator) < 0.5
     rows = dy + torch.arange(h)                            # (n, h) rows of the padded image
     cols = dx + torch.arange(w)                            # (n, w)
@@ -151,7 +174,7 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = PAD) -
     padded = F.pad(x, (pad, pad, pad, pad))
     flat = padded.reshape(n, c, (h + 2 * pad) * (w + 2 * pad))
     index = (rows[:, :, None] * (w + 2 * pad) + cols[:, None, :]).reshape(n, 1, h * w).expand(n, c, h * w)
-    return flat.gather(2, index).reshape(n, c, h, w)
+    return flat.gather(2, index).reshape(n, c, h, w), flip[:, 0].to(x.device)
 
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
@@ -275,10 +298,11 @@ def _load_resume(path: Path, run_id: str) -> dict | None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # a torn or foreign file: start over rather than fail
-        tqdm.write(f"ignoring unreadable checkpoint {path} ({e}); starting from epoch 1")
+        tqdm.write(f"ignoring unreadable checkpoint {path} ({e}); starting from epoch 1", file=sys.stderr)
         return None
     if state.get("format") != CHECKPOINT_FORMAT or state.get("run_id") != run_id:
-        tqdm.write(f"ignoring checkpoint {path}: it was written with other settings; starting from epoch 1")
+        tqdm.write(f"ignoring checkpoint {path}: it was written with other settings; starting from epoch 1",
+                   file=sys.stderr)
         return None
     return state
 
@@ -298,7 +322,16 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
     the run (see `fingerprint`); a checkpoint is resumed only when it matches.
     checkpoint_dir None: no checkpoints, no resume.
     """
+    if cfg.augment == "crop+flip" and train.flip_extras:
+        raise DthError(f"{name}: augment crop+flip, but the per-image targets {sorted(train.flip_extras)} were "
+                       "computed for the plain and the flipped images only, not for random crops; "
+                       "use augment flip or none, or compute the targets on each batch (distill.teacher_outputs: online)")
+    missing = set(train.flip_extras) - set(train.extras)
+    if missing:
+        raise ValueError(f"flip_extras {sorted(missing)} have no un-flipped counterpart in extras")
     model.to(device).to(memory_format=CL)  # NHWC convolutions: ~1.5x faster on CPU
+    if cfg.amp == "auto":  # the stages resolve it themselves (to record it); library callers may not
+        cfg = resolve_precision(cfg, device, name)
     train = train.to(device)
     n = len(train)
     batch = min(cfg.batch_size, n)
@@ -318,7 +351,7 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         rows, start_epoch, step, elapsed = state["rows"], state["epoch"], state["step"], state["seconds"]
-        tqdm.write(f"{name}: resuming from {ckpt} after epoch {start_epoch}")
+        tqdm.write(f"{name}: resuming from {ckpt} after epoch {start_epoch}", file=sys.stderr)
 
     bar = tqdm(total=total_steps, initial=step, desc=name, unit="step", disable=not progress,
                dynamic_ncols=True, mininterval=1.0)
@@ -330,10 +363,12 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
         for i in range(steps_per_epoch):
             idx = order[i * batch:(i + 1) * batch]
             x = train.images[idx]
-            if cfg.augment:
-                x = augment_batch(x, generator)
-            x = x.float().div_(255.0).contiguous(memory_format=CL)
             extras = {k: v[idx] for k, v in train.extras.items()}
+            if cfg.augment != "none":
+                x, flipped = augment_batch(x, generator, pad=cfg.crop_pad, crop=(cfg.augment == "crop+flip"))
+                for k, v in train.flip_extras.items():  # the extras of the view the model sees
+                    extras[k] = torch.where(flipped.view(-1, *[1] * (v.dim() - 1)), v[idx], extras[k])
+            x = x.float().div_(255.0).contiguous(memory_format=CL)
             factor = lr_factor(step, total_steps, warmup_steps, cfg.schedule)
             for g in optimizer.param_groups:
                 g["lr"] = g["peak_lr"] * factor
@@ -377,9 +412,11 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
     return rows
 
 
-def load_cached_teacher_outputs(path: Path, bits: int, n_train: int, teacher_sha256: str | None = None) -> torch.Tensor:
-    """The `hash_<bits>` array of train-teacher's --train-outputs file, checked against the
-    train set and (when given) the sha256 of the teacher checkpoint it came from."""
+def load_cached_teacher_outputs(path: Path, bits: int, n_train: int,
+                                teacher_sha256: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(h, h_flip): the `hash_<bits>` and `hash_<bits>_flip` arrays of train-teacher's
+    --train-outputs file (the teacher on each train image and on its horizontal flip),
+    checked against the train set and (when given) the sha256 of the teacher checkpoint."""
     if not path.exists():
         raise DthError(f"{path} does not exist: run `dth train-teacher` (it writes it with --train-outputs) "
                        f"or set distill.teacher_outputs: online")
@@ -390,8 +427,13 @@ def load_cached_teacher_outputs(path: Path, bits: int, n_train: int, teacher_sha
         if key not in f:
             raise DthError(f"{path} has no teacher outputs for k={bits} (has {sorted(f.files)}): "
                            f"retrain the teacher with {bits} in params `bits`")
-        h = f[key]
-    if h.shape != (n_train, bits):
-        raise DthError(f"{path}: {key} has shape {h.shape}, expected ({n_train}, {bits}) for this train set: "
-                       f"retrain the teacher on the current prepared data")
-    return torch.from_numpy(np.ascontiguousarray(h, dtype=np.float32))
+        if f"{key}_flip" not in f:
+            raise DthError(f"{path} has no outputs on the flipped images ({key}_flip): it was written by an "
+                           "older dth; rerun `dth train-teacher`")
+        h, h_flip = f[key], f[f"{key}_flip"]
+    for name, a in ((key, h), (f"{key}_flip", h_flip)):
+        if a.shape != (n_train, bits):
+            raise DthError(f"{path}: {name} has shape {a.shape}, expected ({n_train}, {bits}) for this train set: "
+                           f"retrain the teacher on the current prepared data")
+    as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    return as_tensor(h), as_tensor(h_flip)

@@ -5,35 +5,30 @@
     dth train-student --bits 12 --method dth --seed 0 --data data/prepared --teacher models/teacher.pt \\
         --out models/dth-12-s0.pt --curve results/plots/train/dth-12-s0.csv
 
-Reads params.yaml `student` (epochs, optimizer, lr, schedule, ...), `dsh` (margin
-factor, alpha) and `distill`. Objectives (dth.losses.student_objective):
+Reads params.yaml `student` (epochs, optimizer, lr, schedule, augment, ...), `dsh`
+(margin factor, alpha) and `distill`. Objectives (dth.losses.student_objective):
 - dsh: the DSH pairwise loss alone, no teacher (its classifier head stays untrained,
   so the curve's accuracy columns are empty).
 - dth: ce_weight * cross-entropy + weight * distillation of the frozen teacher's hash
   layer of the same k (+ pairwise_weight * DSH when non-zero).
-With distill.teacher_outputs: cache the teacher's outputs are read from
---teacher-outputs (written by train-teacher on the un-augmented train set; the fast
-choice on a CPU); with online the teacher encodes each augmented batch.
+The distillation target is the teacher on the very view the student sees: with
+distill.teacher_outputs: cache, --teacher-outputs holds the teacher on every train
+image and on its horizontal flip (the fast choice on a CPU; student.augment none or
+flip); with online the teacher encodes each augmented batch. (dth/students.py)
 An interrupted run resumes from checkpoints/<out stem>/last.pt when rerun.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from dth.data import load_manifest
-from dth.errors import DthError
-from dth.io import sha256_file
-from dth.losses import METHODS, is_multi_label, student_objective, top1_accuracy
-from dth.models import Student, load_model, save_model
+from dth.hardware import resolve_device
+from dth.losses import METHODS
+from dth.models import save_model
 from dth.params import load_params
-from dth.train import (TrainConfig, Validation, fingerprint, fit, input_config, load_cached_teacher_outputs,
-                       load_train_set, remove_checkpoint, resolve_device, seed_everything)
+from dth.students import train_student
+from dth.train import remove_checkpoint
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,63 +49,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args) -> int:
     params = load_params(args.params)
-    section = params["student"]
-    k = args.bits
-    if k not in params["bits"]:
-        raise DthError(f"--bits {k}: not in params.yaml `bits` {params['bits']}")
     seed = params["seed"] if args.seed is None else args.seed
-    out = Path(args.out or f"models/{args.method}-{k}-s{seed}.pt")
+    out = Path(args.out or f"models/{args.method}-{args.bits}-s{seed}.pt")
     curve = Path(args.curve or f"results/plots/train/{out.stem}.csv")
-    device = resolve_device(args.device)
-    manifest = load_manifest(args.data)
-    train = load_train_set(args.data)
-    multi_label = is_multi_label(train.labels)
-    config = dict(bits=k, **input_config(manifest, train))
-    cfg = TrainConfig.from_section(section)
-    distill = params["distill"]
-
-    teacher, teacher_sha = None, None
-    if args.method == "dth":
-        teacher_path = Path(args.teacher)
-        if not teacher_path.exists():
-            raise DthError(f"--teacher {teacher_path} does not exist: run `dth train-teacher` first")
-        teacher_sha = sha256_file(teacher_path)
-        if distill["teacher_outputs"] == "cache":
-            cached = Path(args.teacher_outputs or teacher_path.with_name(f"{teacher_path.stem}-train-hash.npz"))
-            train.extras["teacher_h"] = load_cached_teacher_outputs(cached, k, len(train), teacher_sha)
-        else:
-            teacher, _ = load_model(teacher_path)
-            teacher.to(device)  # frozen, eval mode: encodes each augmented batch
-            if k not in teacher.bits:
-                raise DthError(f"{teacher_path} has hash heads for k in {teacher.bits}, not {k}")
-            teacher.requires_grad_(False)
-
-    def step_loss(m, x, y, extras):
-        hs, logits = m(x)
-        teacher_h = extras.get("teacher_h")
-        if teacher is not None:
-            with torch.no_grad():
-                teacher_h = teacher.hash(x, k)
-        loss = student_objective(args.method, hs, logits, y, teacher_h, params, multi_label)
-        acc = top1_accuracy(logits.detach(), y) if args.method == "dth" else None
-        return loss, acc
-
-    val = Validation.from_prepared(args.data, section["val_queries"], section["val_database"],
-                                   lambda m, x: {k: m(x)}, accuracy=(args.method == "dth"), amp=cfg.amp)
-    run_id = fingerprint({"config": config, "student": section, "dsh": params["dsh"], "distill": distill,
-                          "method": args.method, "teacher": teacher_sha, "manifest": manifest})
-    seed_everything(seed)
-    model = Student(**config)
-    start = time.perf_counter()
-    rows = fit(model, step_loss, train, cfg, seed=seed, device=device, name=out.stem, run_id=run_id,
-               checkpoint_dir=args.checkpoints, curve=curve, validate=val, progress=not args.no_progress)
-    seconds = time.perf_counter() - start
-    meta = {"stage": "train_student", "method": args.method, "bits": k, "seed": seed,
-            "params": {"student": section, "dsh": params["dsh"], "distill": distill},
-            "teacher_sha256": teacher_sha, "dataset": manifest.get("dataset"), "protocol": manifest.get("protocol"),
-            "multi_label": multi_label, "final": rows[-1], "train_seconds": seconds, "device": device.type}
-    save_model(out, model.cpu(), "student", config, meta)
+    run = train_student(params, args.method, args.bits, seed=seed, data=args.data, device=resolve_device(args.device),
+                        name=out.stem, curve=curve, teacher=args.teacher, teacher_outputs=args.teacher_outputs,
+                        checkpoints=args.checkpoints, progress=not args.no_progress)
+    save_model(out, run.model, "student", run.config, {"stage": "train_student", **run.meta})
     remove_checkpoint(args.checkpoints, out.stem)
-    print(f"{out.stem}: {len(rows)} epochs in {seconds:.1f} s; val_map {rows[-1]['val_map']:.4f}; wrote {out}, {curve}")
+    print(f"{out.stem}: {len(run.rows)} epochs in {run.meta['train_seconds']:.1f} s; "
+          f"val_map {run.rows[-1]['val_map']:.4f}; wrote {out}, {curve}")
     return 0
-

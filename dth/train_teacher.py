@@ -4,18 +4,24 @@
         --curve results/plots/train/teacher.csv --train-outputs models/teacher-train-hash.npz
 
 Reads params.yaml `teacher` (arch, epochs, optimizer, lr, schedule, amp, ...), `bits`
-(one head per k) and `seed`. All heads are trained together on one backbone with
+and `convergence.bits` (one head per k of either) and `seed`. All heads are trained together on one backbone with
 the mean of their cross-entropies (dth.losses.teacher_objective), so a run trains
 one teacher for every code length.
 
 Writes:
 - --out: the teacher checkpoint (dth.models format; load with dth.models.load_model).
-- --train-outputs: the teacher's real hash outputs on the un-augmented train set, in
-  eval mode, in train-set order: npz with `hash_<k>` float32 (N_train, k) for each k,
-  `bits` int64, `teacher_sha256` (of --out). `distill.teacher_outputs: cache` reads it.
+- --train-outputs: the teacher's real hash outputs on the train set, in eval mode, in
+  train-set order, for each image as it is and horizontally flipped: npz with
+  `hash_<k>` and `hash_<k>_flip` float32 (N_train, k) for each k, `bits` int64,
+  `teacher_sha256` (of --out). `distill.teacher_outputs: cache` reads it: a student
+  trained with augment flip gets, for each flipped image, the teacher's output on
+  that flipped image.
 - --curve: per-epoch CSV epoch,step,loss,train_acc,val_acc,val_map,lr,seconds
   (validation: teacher.val_queries query images vs teacher.val_database database
   images, averaged over the heads).
+- --metrics: JSON of the final teacher's classification on the whole query set (its
+  test set): `accuracy` (top-1, mean over the hash heads' classifiers) and
+  `accuracy_min_head` (the worst head's).
 An interrupted run resumes from checkpoints/<out stem>/last.pt when rerun.
 """
 
@@ -28,13 +34,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dth.data import load_manifest
-from dth.io import atomic_path, sha256_file
+from dth.data import load_manifest, load_split, to_float
+from dth.io import atomic_path, sha256_file, write_json
 from dth.losses import is_multi_label, teacher_objective, top1_accuracy
 from dth.models import Teacher, save_model
-from dth.params import load_params
+from dth.params import load_params, teacher_bits
+from dth.timing import loop_timer
+from dth.hardware import describe, resolve_device
 from dth.train import (TrainConfig, Validation, fingerprint, fit, input_config, load_train_set,
-                       remove_checkpoint, resolve_device, seed_everything)
+                       remove_checkpoint, resolve_precision, seed_everything)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -44,6 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--curve", default="results/plots/train/teacher.csv", help="per-epoch CSV (default: %(default)s)")
     p.add_argument("--train-outputs", default="models/teacher-train-hash.npz",
                    help="teacher hash outputs on the train set, for distill.teacher_outputs: cache (default: %(default)s)")
+    p.add_argument("--metrics", default="results/metrics/teacher.json",
+                   help="JSON of the teacher's test accuracy on the query set (default: %(default)s)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cuda when present")
     p.add_argument("--seed", type=int, default=None, help="seed of initialisation and batch order (default: params seed)")
     p.add_argument("--checkpoints", default="checkpoints", help="folder of resume checkpoints (default: %(default)s)")
@@ -51,18 +61,41 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 @torch.no_grad()
-def teacher_hash_outputs(model: Teacher, images: torch.Tensor, device, amp: str, batch_size: int = 512) -> dict:
-    """{k: float32 (N, k)} hash outputs of every head on uint8 images (N, C, H, W), eval mode."""
+def teacher_hash_outputs(model: Teacher, images: torch.Tensor, device, amp: str, batch_size: int = 512,
+                         flip: bool = False) -> dict:
+    """{k: float32 (N, k)} hash outputs of every head on uint8 images (N, C, H, W), eval mode;
+    with `flip`, on the horizontally flipped images."""
     from dth.train import autocast
     model.eval().to(device)
     parts = {k: [] for k in model.bits}
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size].to(device).float().div_(255.0)
+        if flip:
+            x = x.flip(3)
         with autocast(device, amp):
-            hs, _ = model(x)
+            hs, _ = model(x.contiguous(memory_format=torch.channels_last))
         for k in model.bits:
             parts[k].append(hs[k].float().cpu())
     return {k: torch.cat(v).numpy() for k, v in parts.items()}
+
+
+@torch.no_grad()
+def query_accuracy(model: Teacher, data, device, amp: str, batch_size: int = 512) -> dict:
+    """{k: top-1 accuracy of head k's classifier on the whole query set} (multi-label: a hit
+    is any of the image's labels)."""
+    from dth.train import autocast
+    images, labels = load_split(data, "query")
+    labels = torch.from_numpy(np.asarray(labels)).float()
+    model.eval().to(device)
+    hits = {k: 0.0 for k in model.bits}
+    for i in range(0, len(images), batch_size):
+        x = to_float(images[i:i + batch_size]).to(device).contiguous(memory_format=torch.channels_last)
+        with autocast(device, amp):
+            _, logits = model(x)
+        y = labels[i:i + batch_size]
+        for k in model.bits:
+            hits[k] += top1_accuracy(logits[k].float().cpu(), y) * len(y)
+    return {k: v / len(images) for k, v in hits.items()}
 
 
 def main(args) -> int:
@@ -73,11 +106,12 @@ def main(args) -> int:
     manifest = load_manifest(args.data)
     train = load_train_set(args.data)
     multi_label = is_multi_label(train.labels)
-    config = dict(arch=section["arch"], bits=list(params["bits"]), **input_config(manifest, train),
+    config = dict(arch=section["arch"], bits=teacher_bits(params), **input_config(manifest, train),
                   stem_stride=section["stem_stride"])
     seed_everything(seed)
     model = Teacher(**config)
-    cfg = TrainConfig.from_section(section)
+    name = Path(args.out).stem
+    cfg = resolve_precision(TrainConfig.from_section(section), device, name)  # amp auto -> bf16 or fp32, logged
 
     def step_loss(m, x, y, extras):
         hs, logits = m(x)
@@ -90,25 +124,33 @@ def main(args) -> int:
 
     val = Validation.from_prepared(args.data, section["val_queries"], section["val_database"], outputs,
                                    amp=cfg.amp)
-    name = Path(args.out).stem
     run_id = fingerprint({"config": config, "teacher": section, "manifest": manifest})
     start = time.perf_counter()
-    rows = fit(model, step_loss, train, cfg, seed=seed, device=device, name=name, run_id=run_id,
-               checkpoint_dir=args.checkpoints, curve=args.curve, validate=val, progress=not args.no_progress)
+    with loop_timer("train"):
+        rows = fit(model, step_loss, train, cfg, seed=seed, device=device, name=name, run_id=run_id,
+                   checkpoint_dir=args.checkpoints, curve=args.curve, validate=val, progress=not args.no_progress)
     train_seconds = time.perf_counter() - start
 
-    meta = {"stage": "train_teacher", "seed": seed, "params": {"teacher": section, "bits": params["bits"]},
+    meta = {"stage": "train_teacher", "seed": seed, "params": {"teacher": section, "bits": teacher_bits(params)},
             "dataset": manifest.get("dataset"), "protocol": manifest.get("protocol"),
             "multi_label": multi_label, "final": rows[-1], "train_seconds": train_seconds,
-            "device": device.type}
+            "device": device.type, "amp": cfg.amp, "hardware": describe(device)}
     save_model(args.out, model.cpu(), "teacher", config, meta)
-    hashes = teacher_hash_outputs(model, train.images, device, cfg.amp)
+    with loop_timer("encode"):
+        hashes = teacher_hash_outputs(model, train.images, device, cfg.amp)
+        flipped = teacher_hash_outputs(model, train.images, device, cfg.amp, flip=True)
     with atomic_path(args.train_outputs) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, bits=np.array(model.bits, np.int64), teacher_sha256=np.array(sha256_file(args.out)),
-                     **{f"hash_{k}": v for k, v in hashes.items()})
+                     **{f"hash_{k}": v for k, v in hashes.items()},
+                     **{f"hash_{k}_flip": v for k, v in flipped.items()})
+    with loop_timer("encode"):
+        accuracy = query_accuracy(model, args.data, device, cfg.amp)
+    write_json(args.metrics, {"accuracy": float(np.mean(list(accuracy.values()))),
+                              "accuracy_min_head": float(min(accuracy.values()))})
     remove_checkpoint(args.checkpoints, name)
     last = rows[-1]
-    print(f"teacher: {len(rows)} epochs in {train_seconds:.0f} s; val_acc {last['val_acc']:.4f}, "
-          f"val_map {last['val_map']:.4f}; wrote {args.out}, {args.train_outputs}, {args.curve}")
+    print(f"teacher: {len(rows)} epochs in {train_seconds:.0f} s ({cfg.amp}); test accuracy on the query set "
+          + ", ".join(f"{k} bits {a:.4f}" for k, a in accuracy.items())
+          + f"; val_map {last['val_map']:.4f}; wrote {args.out}, {args.train_outputs}, {args.curve}, {args.metrics}")
     return 0

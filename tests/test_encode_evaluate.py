@@ -123,11 +123,10 @@ def test_evaluate_writes_metrics_and_curves(workdir):
     codes = load_codes("codes/dsh-12-s0.npz")
     expected = evaluate_codes(codes["query_codes"], codes["database_codes"], codes["query_labels"],
                               codes["database_labels"], bits=12, precision_at=40)
-    for key, value in expected["metrics"].items():
-        assert metrics[key] == pytest.approx(value), key
-    assert metrics["model"] == "dsh-12-s0" and metrics["topk"] == 40 and metrics["precision_at"] == 40
-    assert {"map", "map_tie_average", "precision_radius2", "empty_ball_radius2", "bits"} <= set(metrics)
-    assert all("." not in key for key in metrics)
+    # only the numbers worth diffing, under keys that do not depend on params
+    assert set(metrics) == {"map", "map_tie_average", "precision_radius", "empty_ball_radius"}
+    for key, value in metrics.items():
+        assert value == pytest.approx(expected["metrics"][key]), key
     pr = pd.read_csv("results/plots/pr/dsh-12-s0.csv")
     assert list(pr.columns) == ["radius", "precision", "recall"] and list(pr["radius"]) == list(range(13))
     pn = pd.read_csv("results/plots/pn/dsh-12-s0.csv")

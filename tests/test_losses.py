@@ -60,7 +60,7 @@ def test_distillation_is_kl_of_bernoullis_times_t_squared():
     p, q = torch.sigmoid(ht / t), torch.sigmoid(hs / t)
     kl = p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))
     assert float(distillation_loss(hs, ht, t)) == pytest.approx(float(kl.mean() * t * t), rel=1e-5)
-    # same gradient as METHOD.md's BCE(sigmoid(h_S / T), sigmoid(h_T / T)) * T^2
+    # same gradient as docs/method.md's BCE(sigmoid(h_S / T), sigmoid(h_T / T)) * T^2
     a = hs.clone().requires_grad_(True)
     distillation_loss(a, ht, t).backward()
     b = hs.clone().requires_grad_(True)

@@ -239,7 +239,8 @@ def test_evaluate_codes_is_consistent_and_thread_independent():
     assert m["map_tie_average"] == pytest.approx(
         mean_average_precision(q01, db01, ql, dbl, topk=100, ties="average"), abs=1e-12)
     p2, e2 = precision_within_radius(q01, db01, ql, dbl, radius=2)
-    assert (m["precision_radius2"], m["empty_ball_radius2"]) == pytest.approx((p2, e2))
+    assert (m["precision_radius"], m["empty_ball_radius"]) == pytest.approx((p2, e2))
+    assert m["radius"] == 2
     assert (m["bits"], m["topk"], m["num_queries"], m["num_database"]) == (12, 100, 150, 400)
     np.testing.assert_allclose(one["pn"]["precision"], precision_at_n(q01, db01, ql, dbl, max_n=60))
     np.testing.assert_allclose(one["pr"]["recall"], pr_by_radius(q01, db01, ql, dbl)["recall"])

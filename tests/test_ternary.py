@@ -306,7 +306,8 @@ def test_ternarize_stage_end_to_end(tmp_path):
     save_model(tmp_path / "dth-12-s0.pt", student(), "student", CONFIG, {"teacher_sha256": "abc"})
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "teacher-train-hash.npz", teacher_sha256=np.array("abc"),
-             hash_12=rng.standard_normal((n_train, 12)).astype(np.float32))
+             hash_12=rng.standard_normal((n_train, 12)).astype(np.float32),
+             hash_12_flip=rng.standard_normal((n_train, 12)).astype(np.float32))
     out = tmp_path / "ttq-fc-12-t0.1"
     argv = ["ternarize", "--params", str(params_path), "--bits", "12", "--t", "0.1", "--layers", "fc",
             "--student", str(tmp_path / "dth-12-s0.pt"), "--teacher-outputs", str(tmp_path / "teacher-train-hash.npz"),

@@ -41,17 +41,57 @@ CFG = TrainConfig(epochs=3, batch_size=16, optimizer="adam", lr=1e-3, schedule="
 def test_augment_batch_is_a_crop_or_flipped_crop_of_each_image():
     g = torch.Generator().manual_seed(0)
     x = torch.randint(1, 256, (6, 2, 7, 5), generator=g, dtype=torch.uint8)
-    out = augment_batch(x, torch.Generator().manual_seed(1), pad=2)
-    assert out.shape == x.shape and out.dtype == x.dtype
+    out, flipped = augment_batch(x, torch.Generator().manual_seed(1), pad=2)
+    assert out.shape == x.shape and out.dtype == x.dtype and flipped.shape == (6,)
     padded = F.pad(x, (2, 2, 2, 2))
-    flips = 0
     for i in range(len(x)):
         candidates = [(padded[i, :, dy:dy + 7, dx:dx + 5], f) for dy in range(5) for dx in range(5) for f in (0, 1)]
-        matches = [f for c, f in candidates if torch.equal(out[i], c.flip(2) if f else c)]
+        matches = {f for c, f in candidates if torch.equal(out[i], c.flip(2) if f else c)}
         assert matches, f"image {i} is not a crop of its padded input"
-        flips += matches[0]
+        assert bool(flipped[i]) in matches  # the returned mask says which way it went
     # and the same generator state gives the same batch
-    assert torch.equal(out, augment_batch(x, torch.Generator().manual_seed(1), pad=2))
+    again, flipped_again = augment_batch(x, torch.Generator().manual_seed(1), pad=2)
+    assert torch.equal(out, again) and torch.equal(flipped, flipped_again)
+
+
+def test_augment_batch_flip_only_keeps_every_pixel():
+    x = torch.randint(0, 256, (64, 1, 6, 6), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    out, flipped = augment_batch(x, torch.Generator().manual_seed(3), pad=4, crop=False)
+    assert 0 < int(flipped.sum()) < 64
+    assert torch.equal(out[flipped], x[flipped].flip(3)) and torch.equal(out[~flipped], x[~flipped])
+
+
+def test_view_dependent_targets_follow_the_flip():
+    """Each image's target is the one computed for the view the model sees: a model that sees
+    a flipped image gets the flipped image's target (flip_extras), never the plain one's."""
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (24, 1, 4, 4), generator=g, dtype=torch.uint8)
+    code = lambda im: im.float().flatten(1)[:, :8]  # a "teacher" whose output depends on the view
+    data = TrainSet(images, F.one_hot(torch.arange(24) % 4, 4).float(),
+                    {"teacher_h": code(images)}, {"teacher_h": code(images.flip(3))})
+    seen = {"flipped": 0, "plain": 0}
+
+    class Probe(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return x
+
+    def step_loss(m, x, y, extras):
+        target = code((x * 255).round().to(torch.uint8))
+        assert torch.equal(extras["teacher_h"], target), "a target of another view"
+        flips = (x != x.flip(3)).flatten(1).any(1)  # images that are not their own mirror image
+        seen["flipped"] += int(flips.sum())
+        return (m.w * 0).sum() + m.w.sum() ** 2, None
+
+    fit(Probe(), step_loss, data, TrainConfig(epochs=3, batch_size=8, augment="flip"), seed=0, device=CPU,
+        name="probe", checkpoint_dir=None, progress=False)
+    assert seen["flipped"] > 0
+    with pytest.raises(DthError, match="crop\\+flip.*teacher_h.*flip or none.*online"):
+        fit(Probe(), step_loss, data, TrainConfig(epochs=1, batch_size=8, augment="crop+flip"), seed=0, device=CPU,
+            name="probe", checkpoint_dir=None, progress=False)
 
 
 def test_lr_schedule():

@@ -1,21 +1,70 @@
-# Shared by every rule: the params file the `dth` commands read, its validation, and
-# the lists of models the run makes.
+# Shared by every rule: the params file the `dth` commands read and its validation, the
+# params.yaml keys each rule declares, and the lists of models the run makes.
+#
+# Software environment: every rule runs the `dth` command of this project's virtualenv
+# (.venv, made by `make run` / `make test` from the exact pins of pyproject.toml). The
+# rules name no conda environment or container (snakemake --lint asks for one): the
+# pins in pyproject.toml are the one description of the software, shared with `dvc repro`,
+# which has no per-stage environments, and a second, per-rule description would drift
+# from it. On a cluster, jobs inherit the submitting shell's PATH, i.e. .venv/bin.
+import os
 import sys
 from pathlib import Path
+
+import yaml
 
 sys.path.insert(0, workflow.basedir)  # the dth package of this checkout
 from dth.params import validate  # noqa: E402  (the schema of params.yaml)
 
-# A preset given with --configfile is a complete params file: the commands read it.
-PARAMS = workflow.overwrite_configfiles[-1] if workflow.overwrite_configfiles else "params.yaml"
-PARAMS = str(Path(PARAMS).relative_to(Path.cwd())) if Path(PARAMS).is_absolute() else str(PARAMS)
+# A preset given with --configfile is a complete params file: the commands read it. A
+# path inside the working directory is written relative (the same commands as dvc.yaml);
+# one outside it (e.g. /shared/presets/mine.yaml) stays absolute.
+_given = Path(workflow.overwrite_configfiles[-1] if workflow.overwrite_configfiles else "params.yaml")
+PARAMS = (str(_given.resolve().relative_to(Path.cwd().resolve()))
+          if _given.is_absolute() and _given.resolve().is_relative_to(Path.cwd().resolve()) else str(_given))
 validate(config, source=PARAMS)
+
+# The params.yaml keys each DVC stage declares (dvc.yaml, `params:`) are the keys that
+# the Snakemake job of the same name declares, so one list decides both tools' reruns. Snakemake reruns a job
+# whose declared params changed (its `params` rerun trigger), as `dvc repro` does.
+with open(Path(workflow.basedir) / "dvc.yaml") as _f:
+    _DVC_STAGES = yaml.safe_load(_f)["stages"]
+
+
+def stage_params(stage):
+    """{key: value in this run's config} for every params key of DVC stage `stage`
+    (dots become '__': `student.lr` -> params.student__lr), plus the params file."""
+    values = {"file": PARAMS}
+    for key in _DVC_STAGES[stage].get("params", []):
+        node = config
+        for part in key.split("."):
+            node = node[part]
+        values[key.replace(".", "__")] = node
+    return values
+
+
+def codes_of(wildcards):
+    """The codes file (or the teacher's codes folder) that evaluating model `name` reads."""
+    return "codes/teacher" if wildcards.name.startswith("teacher-") else f"codes/{wildcards.name}.npz"
+
+
+def codes_file(wildcards):
+    """The codes file of model `name` (a teacher head's file inside codes/teacher/)."""
+    name = wildcards.name
+    return f"codes/teacher/{name}.npz" if name.startswith("teacher-") else f"codes/{name}.npz"
+
+
+def evaluate_params(wildcards):
+    """The evaluate stage's params: the same keys for every model (dvc.yaml evaluate_*)."""
+    return stage_params("evaluate_student")
+
 
 BITS = config["bits"]
 SEEDS = config["seeds"]
 SEED = config["seed"]  # the seed whose DTH students are ternarised
 Q = config["quantize"]
 LAYERS, COMPARE_LAYERS, COMPARE_T = Q["layers"], Q["compare_layers"], Q["compare_t"]
+CONVERGENCE = expand("{method}-{bits}-s{seed}", method=["dsh", "dth"], bits=config["convergence"]["bits"], seed=SEEDS)
 
 STUDENTS = expand("{method}-{bits}-s{seed}", method=["dsh", "dth"], bits=BITS, seed=SEEDS)
 TERNARY = expand("ttq-{layers}-{bits}-t{t}", layers=LAYERS, bits=BITS, t=Q["t"]) + expand(

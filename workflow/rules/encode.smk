@@ -11,11 +11,13 @@ rule encode_teacher:
     output:
         codes=directory("codes/teacher"),
         speed="results/speed/teacher.json",
+    params:
+        **stage_params("encode_teacher"),
     log:
         "logs/encode/teacher.log",
     threads: workflow.cores
     shell:
-        "dth encode --params {PARAMS} --model models/teacher.pt --data data/prepared"
+        "dth encode --params {params.file} --model models/teacher.pt --data data/prepared"
         " --out codes/teacher/teacher-{{bits}}.npz --speed {output.speed} 2> {log}"
 
 
@@ -28,11 +30,13 @@ rule encode_student:
     output:
         codes="codes/{method}-{bits}-s{seed}.npz",
         speed="results/speed/{method}-{bits}-s{seed}.json",
+    params:
+        **stage_params("encode_student"),
     log:
         "logs/encode/{method}-{bits}-s{seed}.log",
     threads: workflow.cores
     shell:
-        "dth encode --params {PARAMS} --model models/{wildcards.method}-{wildcards.bits}-s{wildcards.seed}.pt"
+        "dth encode --params {params.file} --model models/{wildcards.method}-{wildcards.bits}-s{wildcards.seed}.pt"
         " --data data/prepared --out {output.codes} --speed {output.speed} 2> {log}"
 
 
@@ -46,9 +50,11 @@ rule encode_ternary:
     output:
         codes="codes/ttq-{layers}-{bits}-t{t}.npz",
         speed="results/speed/ttq-{layers}-{bits}-t{t}.json",
+    params:
+        **stage_params("encode_ternary"),
     log:
         "logs/encode/ttq-{layers}-{bits}-t{t}.log",
     threads: workflow.cores
     shell:
-        "dth encode --params {PARAMS} --model models/ttq-{wildcards.layers}-{wildcards.bits}-t{wildcards.t}.npz"
+        "dth encode --params {params.file} --model models/ttq-{wildcards.layers}-{wildcards.bits}-t{wildcards.t}.npz"
         " --data data/prepared --out {output.codes} --speed {output.speed} 2> {log}"

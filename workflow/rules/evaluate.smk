@@ -2,15 +2,6 @@
 # numpy only, one thread: these run in parallel with each other.
 
 
-def codes_of(wildcards):
-    name = wildcards.name
-    return "codes/teacher" if name.startswith("teacher-") else f"codes/{name}.npz"
-
-
-def codes_file(name):
-    return f"codes/teacher/{name}.npz" if name.startswith("teacher-") else f"codes/{name}.npz"
-
-
 rule evaluate:
     input:
         codes_of,
@@ -21,10 +12,12 @@ rule evaluate:
         pr="results/plots/pr/{name}.csv",
         pn="results/plots/pn/{name}.csv",
     params:
-        codes=lambda wildcards: codes_file(wildcards.name),
+        codes=codes_file,
+        declared=evaluate_params,
+        file=PARAMS,
     log:
         "logs/evaluate/{name}.log",
     threads: 1
     shell:
-        "dth evaluate --params {PARAMS} --codes {params.codes}"
+        "dth evaluate --params {params.file} --codes {params.codes}"
         " --out {output.metrics} --pr {output.pr} --pn {output.pn} 2> {log}"

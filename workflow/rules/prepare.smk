@@ -1,4 +1,6 @@
 # Stage 1: fetch and split the dataset (dth/prepare.py).
+
+
 rule prepare:
     input:
         "dth/prepare.py",
@@ -6,8 +8,10 @@ rule prepare:
         "dth/splits.py",
     output:
         directory("data/prepared"),
+    params:
+        **stage_params("prepare"),
     log:
         "logs/prepare/prepare.log",
     threads: workflow.cores
     shell:
-        "dth prepare --params {PARAMS} --out {output} 2> {log}"
+        "dth prepare --params {params.file} --out {output} 2> {log}"

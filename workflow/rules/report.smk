@@ -4,22 +4,27 @@
 rule report:
     input:
         expand("results/metrics/{name}.json", name=MODELS),
+        "results/metrics/teacher.json",
         expand("results/plots/pr/{name}.csv", name=MODELS),
         expand("results/plots/pn/{name}.csv", name=MODELS),
         expand("results/plots/train/{name}.csv", name=["teacher"] + STUDENTS + TERNARY),
         expand("results/ternary/{name}.json", name=TERNARY),
         expand("results/speed/{name}.json", name=["teacher"] + STUDENTS + TERNARY),
+        expand("results/plots/convergence/{name}.csv", name=CONVERGENCE),
         f"codes/dth-{BITS[0]}-s{SEED}.npz",
-        "results/experiments.csv",
+        "results/attempts.csv",
         "dth/report.py",
     output:
         tables=directory("results/tables"),
         figures=directory("results/figures"),
         report="results/REPORT.md",
+        summary="results/summary.json",
+    params:
+        **stage_params("report"),
     log:
         "logs/report/report.log",
     threads: 1
     shell:
-        "dth report --params {PARAMS} --results results --data data/prepared"
-        f" --gallery-codes codes/dth-{BITS[0]}-s{SEED}.npz --experiments results/experiments.csv"
+        "dth report --params {params.file} --results results --data data/prepared"
+        f" --gallery-codes codes/dth-{BITS[0]}-s{SEED}.npz --attempts results/attempts.csv"
         " --out results 2> {log}"

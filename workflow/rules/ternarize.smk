@@ -1,29 +1,34 @@
 # Stage 4: ternary fine-tuning of the DTH student of seed `seed` (dth/ternarize.py),
 # for every (layers, k, t) in MODELS: quantize.layers x bits x quantize.t, plus
-# quantize.compare_layers x bits at quantize.compare_t.
+# quantize.compare_layers x bits at quantize.compare_t. The layer set and t are in each
+# job's output name; the declared params are the fine-tuning's own (no list of t: a
+# new threshold adds jobs and reruns none of the others).
 
 
 rule ternarize:
     input:
         "data/prepared",
-        f"models/dth-{{bits}}-s{SEED}.pt",
         "models/teacher-train-hash.npz",
         "dth/ternarize.py",
         "dth/ternary.py",
         "dth/train.py",
         "dth/losses.py",
+        "dth/models.py",
+        student=f"models/dth-{{bits}}-s{SEED}.pt",
     output:
         model="models/ttq-{layers}-{bits}-t{t}.pt",
         packed="models/ttq-{layers}-{bits}-t{t}.npz",
         report="results/ternary/ttq-{layers}-{bits}-t{t}.json",
         curve="results/plots/train/ttq-{layers}-{bits}-t{t}.csv",
+    params:
+        **stage_params("ternarize"),
     log:
         "logs/ternarize/ttq-{layers}-{bits}-t{t}.log",
     benchmark:
         "benchmarks/ternarize/ttq-{layers}-{bits}-t{t}.tsv"
     threads: workflow.cores
     shell:
-        "dth ternarize --params {PARAMS} --bits {wildcards.bits} --t {wildcards.t} --layers {wildcards.layers}"
-        f" --student models/dth-{{wildcards.bits}}-s{SEED}.pt --teacher-outputs models/teacher-train-hash.npz"
+        "dth ternarize --params {params.file} --bits {wildcards.bits} --t {wildcards.t} --layers {wildcards.layers}"
+        " --student {input.student} --teacher-outputs models/teacher-train-hash.npz"
         " --data data/prepared --out {output.model} --packed {output.packed}"
         " --report {output.report} --curve {output.curve} 2> {log}"

@@ -1,6 +1,11 @@
-# Stages 2 and 3: the teacher (dth/train_teacher.py) and the students (dth/train_student.py).
+# Stages 2 and 3: the teacher (dth/train_teacher.py), the students (dth/train_student.py)
+# and the convergence runs of claim 3 (dth/convergence.py). The DSH baseline needs no
+# teacher: its jobs neither wait for it nor rerun when it changes.
 # Training jobs take every core: one at a time, as under `dvc repro`, so both give the
 # same weights.
+
+STUDENT_CODE = ["dth/students.py", "dth/train.py", "dth/losses.py", "dth/models.py"]
+TEACHER_OUTPUTS = ["models/teacher.pt", "models/teacher-train-hash.npz"]
 
 
 rule train_teacher:
@@ -14,36 +19,95 @@ rule train_teacher:
         model="models/teacher.pt",
         train_outputs="models/teacher-train-hash.npz",
         curve="results/plots/train/teacher.csv",
+        metrics="results/metrics/teacher.json",
+    params:
+        **stage_params("train_teacher"),
     log:
         "logs/train_teacher/teacher.log",
     benchmark:
         "benchmarks/train_teacher/teacher.tsv"
     threads: workflow.cores
     shell:
-        "dth train-teacher --params {PARAMS} --data data/prepared"
+        "dth train-teacher --params {params.file} --data data/prepared"
         " --out {output.model} --train-outputs {output.train_outputs}"
-        " --curve {output.curve} 2> {log}"
+        " --curve {output.curve} --metrics {output.metrics} 2> {log}"
 
 
-rule train_student:
+rule train_student_dsh:
     input:
         "data/prepared",
-        "models/teacher.pt",
-        "models/teacher-train-hash.npz",
         "dth/train_student.py",
-        "dth/train.py",
-        "dth/losses.py",
-        "dth/models.py",
+        STUDENT_CODE,
     output:
-        model="models/{method}-{bits}-s{seed}.pt",
-        curve="results/plots/train/{method}-{bits}-s{seed}.csv",
+        model="models/dsh-{bits}-s{seed}.pt",
+        curve="results/plots/train/dsh-{bits}-s{seed}.csv",
+    params:
+        **stage_params("train_student_dsh"),
     log:
-        "logs/train_student/{method}-{bits}-s{seed}.log",
+        "logs/train_student/dsh-{bits}-s{seed}.log",
     benchmark:
-        "benchmarks/train_student/{method}-{bits}-s{seed}.tsv"
+        "benchmarks/train_student/dsh-{bits}-s{seed}.tsv"
     threads: workflow.cores
     shell:
-        "dth train-student --params {PARAMS} --bits {wildcards.bits} --method {wildcards.method}"
+        "dth train-student --params {params.file} --bits {wildcards.bits} --method dsh"
+        " --seed {wildcards.seed} --data data/prepared"
+        " --out {output.model} --curve {output.curve} 2> {log}"
+
+
+rule train_student_dth:
+    input:
+        "data/prepared",
+        TEACHER_OUTPUTS,
+        "dth/train_student.py",
+        STUDENT_CODE,
+    output:
+        model="models/dth-{bits}-s{seed}.pt",
+        curve="results/plots/train/dth-{bits}-s{seed}.csv",
+    params:
+        **stage_params("train_student_dth"),
+    log:
+        "logs/train_student/dth-{bits}-s{seed}.log",
+    benchmark:
+        "benchmarks/train_student/dth-{bits}-s{seed}.tsv"
+    threads: workflow.cores
+    shell:
+        "dth train-student --params {params.file} --bits {wildcards.bits} --method dth"
         " --seed {wildcards.seed} --data data/prepared --teacher models/teacher.pt"
         " --teacher-outputs models/teacher-train-hash.npz"
         " --out {output.model} --curve {output.curve} 2> {log}"
+
+
+rule convergence_dsh:
+    input:
+        "data/prepared",
+        "dth/convergence.py",
+        STUDENT_CODE,
+    output:
+        curve="results/plots/convergence/dsh-{bits}-s{seed}.csv",
+    params:
+        **stage_params("convergence_dsh"),
+    log:
+        "logs/convergence/dsh-{bits}-s{seed}.log",
+    threads: workflow.cores
+    shell:
+        "dth convergence --params {params.file} --bits {wildcards.bits} --method dsh --seed {wildcards.seed}"
+        " --data data/prepared --curve {output.curve} 2> {log}"
+
+
+rule convergence_dth:
+    input:
+        "data/prepared",
+        TEACHER_OUTPUTS,
+        "dth/convergence.py",
+        STUDENT_CODE,
+    output:
+        curve="results/plots/convergence/dth-{bits}-s{seed}.csv",
+    params:
+        **stage_params("convergence_dth"),
+    log:
+        "logs/convergence/dth-{bits}-s{seed}.log",
+    threads: workflow.cores
+    shell:
+        "dth convergence --params {params.file} --bits {wildcards.bits} --method dth --seed {wildcards.seed}"
+        " --data data/prepared --teacher models/teacher.pt --teacher-outputs models/teacher-train-hash.npz"
+        " --curve {output.curve} 2> {log}"

@@ -1,0 +1,111 @@
+"""Training one DSH student (the network of dth.models.Student) for a method: the library
+behind the train-student and convergence stages.
+
+    from dth.students import train_student
+    run = train_student(params, "dth", 12, seed=0, data="data/prepared", teacher="models/teacher.pt",
+                        teacher_outputs="models/teacher-train-hash.npz", device=torch.device("cpu"),
+                        name="dth-12-s0", curve="results/plots/train/dth-12-s0.csv")
+    run.model, run.config, run.rows, run.meta     # trained model (eval mode, CPU), constructor kwargs, curve, metadata
+
+Objectives (dth.losses.student_objective):
+- dsh: the DSH pairwise loss alone, no teacher (the classifier head stays untrained,
+  so the curve's accuracy columns are empty).
+- dth: ce_weight * cross-entropy + weight * distillation of the frozen teacher's hash
+  layer of the same k (+ pairwise_weight * DSH when non-zero).
+Distillation targets are always the teacher on the very image the student sees:
+with distill.teacher_outputs: cache they come from the teacher stage's outputs on
+each train image and on its horizontal flip (so student.augment may be none or flip);
+with online the teacher encodes each augmented batch (any augment, far slower on a CPU).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from dth.data import load_manifest
+from dth.errors import DthError
+from dth.hardware import describe
+from dth.io import sha256_file
+from dth.losses import is_multi_label, student_objective, top1_accuracy
+from dth.models import Student, load_model
+from dth.timing import loop_timer
+from dth.train import (TrainConfig, Validation, fingerprint, fit, input_config, load_cached_teacher_outputs,
+                       load_train_set, resolve_precision, seed_everything)
+
+
+@dataclass
+class StudentRun:
+    model: Student
+    config: dict       # Student constructor kwargs (saved with the model)
+    rows: list[dict]   # the per-epoch curve
+    meta: dict         # what the checkpoint records about the run
+
+
+def train_student(params: dict, method: str, bits: int, *, seed: int, data: str | Path, device: torch.device,
+                  name: str, curve: str | Path | None, teacher: str | Path | None = None,
+                  teacher_outputs: str | Path | None = None, checkpoints: str | Path | None = "checkpoints",
+                  section: dict | None = None, validation: tuple[int, int] | None = None,
+                  progress: bool = True) -> StudentRun:
+    """Train the student of `method` with `bits` bits; `section` replaces params["student"]
+    (the convergence stage's longer constant schedule), `validation` the (queries,
+    database images) of its per-epoch validation slice. Resumes from `checkpoints`."""
+    section = params["student"] if section is None else section
+    if bits not in params["bits"] and bits not in params["convergence"]["bits"]:
+        raise DthError(f"--bits {bits}: not in params.yaml `bits` {params['bits']} "
+                       f"(nor convergence.bits {params['convergence']['bits']})")
+    manifest = load_manifest(data)
+    train = load_train_set(data)
+    multi_label = is_multi_label(train.labels)
+    config = dict(bits=bits, **input_config(manifest, train))
+    cfg = resolve_precision(TrainConfig.from_section(section), device, name)  # amp auto -> bf16 or fp32, logged
+    distill = params["distill"]
+
+    online, teacher_sha = None, None
+    if method == "dth":
+        teacher_path = Path(teacher or "models/teacher.pt")
+        if not teacher_path.exists():
+            raise DthError(f"--teacher {teacher_path} does not exist: run `dth train-teacher` first")
+        teacher_sha = sha256_file(teacher_path)
+        if distill["teacher_outputs"] == "cache":
+            cached = Path(teacher_outputs or teacher_path.with_name(f"{teacher_path.stem}-train-hash.npz"))
+            train.extras["teacher_h"], train.flip_extras["teacher_h"] = load_cached_teacher_outputs(
+                cached, bits, len(train), teacher_sha)
+        else:
+            online, _ = load_model(teacher_path)
+            online.to(device)  # frozen, eval mode: encodes each augmented batch
+            if bits not in online.bits:
+                raise DthError(f"{teacher_path} has hash heads for k in {online.bits}, not {bits}")
+            online.requires_grad_(False)
+
+    def step_loss(m, x, y, extras):
+        hs, logits = m(x)
+        teacher_h = extras.get("teacher_h")
+        if online is not None:
+            with torch.no_grad():
+                teacher_h = online.hash(x, bits)
+        loss = student_objective(method, hs, logits, y, teacher_h, params, multi_label)
+        acc = top1_accuracy(logits.detach(), y) if method == "dth" else None
+        return loss, acc
+
+    n_query, n_database = validation or (section["val_queries"], section["val_database"])
+    val = Validation.from_prepared(data, n_query, n_database, lambda m, x: {bits: m(x)},
+                                   accuracy=(method == "dth"), amp=cfg.amp)
+    run_id = fingerprint({"config": config, "student": section, "dsh": params["dsh"], "distill": distill,
+                          "method": method, "teacher": teacher_sha, "manifest": manifest,
+                          "validation": [n_query, n_database]})
+    seed_everything(seed)
+    model = Student(**config)
+    start = time.perf_counter()
+    with loop_timer("train"):
+        rows = fit(model, step_loss, train, cfg, seed=seed, device=device, name=name, run_id=run_id,
+                   checkpoint_dir=checkpoints, curve=curve, validate=val, progress=progress)
+    meta = {"method": method, "bits": bits, "seed": seed,
+            "params": {"student": section, "dsh": params["dsh"], "distill": distill},
+            "teacher_sha256": teacher_sha, "dataset": manifest.get("dataset"), "protocol": manifest.get("protocol"),
+            "multi_label": multi_label, "final": rows[-1], "train_seconds": time.perf_counter() - start,
+            "device": device.type, "amp": cfg.amp, "hardware": describe(device)}
+    return StudentRun(model.cpu().eval(), config, rows, meta)

@@ -1,0 +1,118 @@
+"""Run the attempts of workflow/attempts.yaml as DVC experiments and record their numbers.
+
+    .venv/bin/python workflow/scripts/attempts.py                # run the missing ones, then record
+    .venv/bin/python workflow/scripts/attempts.py doubled-epochs # run (or rerun) one, then record
+    .venv/bin/python workflow/scripts/attempts.py --record-only  # rewrite the CSV from `dvc exp show`
+    dvc repro report                                             # REPORT.md's "Attempts" then shows them
+
+An attempt is a named change of params against the committed params.yaml (e.g. every
+epoch count doubled). Each runs as `dvc exp run --temp -n <name> -S <key=value> ...`
+on the current commit (stages it does not change come from the DVC cache), so the
+working tree is left alone; the command is printed and is what reproduces it. The
+numbers recorded are the experiment's results/summary.json (written by `dth report`),
+flattened: one row per attempt in results/attempts.csv (name, set, about, then
+teacher_map.12, dth_map.48, ...), which is committed and which the report compares with
+the run's own numbers. Needs a committed HEAD with its results (`make run`, commit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ATTEMPTS = ROOT / "workflow" / "attempts.yaml"
+OUT = ROOT / "results" / "attempts.csv"
+SUMMARY = "results/summary.json"
+
+
+def load_attempts() -> list[dict]:
+    attempts = yaml.safe_load(ATTEMPTS.read_text())["attempts"]
+    for a in attempts:
+        if not {"name", "about", "set"} <= set(a):
+            sys.exit(f"{ATTEMPTS}: each attempt needs name, about and set (a list of key=value); got {a}")
+    return attempts
+
+
+def experiments() -> dict[str, dict]:
+    """{experiment name: its summary.json data} for every experiment `dvc exp show` reaches."""
+    out = subprocess.run(["dvc", "exp", "show", "--json", "-A"], cwd=ROOT, capture_output=True, text=True, check=True)
+    found = {}
+
+    def walk(node):
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            name, data = node.get("name"), node.get("data")
+            if name and isinstance(data, dict):
+                summary = (data.get("metrics") or {}).get(SUMMARY, {}).get("data")
+                if summary is not None:
+                    found.setdefault(name, summary)
+            for key in ("experiments", "revs"):
+                if node.get(key):
+                    walk(node[key])
+    walk(json.loads(out.stdout))
+    return found
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def run(attempt: dict, rerun: bool) -> None:
+    name = attempt["name"]
+    if rerun:
+        subprocess.run(["dvc", "exp", "remove", name], cwd=ROOT, capture_output=True)
+    cmd = ["dvc", "exp", "run", "--temp", "-n", name] + [x for kv in attempt["set"] for x in ("-S", kv)]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def record(attempts: list[dict], found: dict) -> None:
+    rows = []
+    for a in attempts:
+        if a["name"] not in found:
+            print(f"{a['name']}: no experiment of that name yet (run this script with its name)")
+            continue
+        rows.append({"name": a["name"], "set": " ".join(f"-S {kv}" for kv in a["set"]), "about": a["about"],
+                     **flatten(found[a["name"]])})
+    table = pd.DataFrame(rows, columns=["name", "set", "about"] + sorted({k for r in rows for k in r} -
+                                                                          {"name", "set", "about"}))
+    table.to_csv(OUT, index=False)
+    print(f"wrote {OUT.relative_to(ROOT)}: {len(rows)} attempts")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="*", help="attempts to run (or rerun); default: those not run yet")
+    p.add_argument("--record-only", action="store_true", help="run nothing, rewrite the CSV")
+    a = p.parse_args()
+    attempts = load_attempts()
+    known = {x["name"] for x in attempts}
+    unknown = [n for n in a.names if n not in known]
+    if unknown:
+        sys.exit(f"unknown attempt(s) {unknown}; {ATTEMPTS.relative_to(ROOT)} has {sorted(known)}")
+    if not a.record_only:
+        found = experiments()
+        for attempt in attempts:
+            if attempt["name"] in a.names or (not a.names and attempt["name"] not in found):
+                run(attempt, rerun=attempt["name"] in found)
+    record(attempts, experiments())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
