@@ -3,7 +3,6 @@
     dth prepare                                  # fetch + split the dataset of params.yaml
     dth train-teacher                            # ResNet teacher, one hash head per k
     dth train-student --bits 12 --method dth --seed 0 --out models/dth-12-s0.pt
-    dth convergence --bits 12 --method dsh --seed 0
     dth ternarize --bits 12 --t 0.05 --out models/ttq-fc-12-t0.05.pt
     dth encode --model models/dth-12-s0.pt --out codes/dth-12-s0.npz
     dth evaluate --codes codes/dth-12-s0.npz     # -> results/metrics/dth-12-s0.json
@@ -33,7 +32,6 @@ STAGES = {
     "prepare": ("prepare", "fetch and split the dataset into query / train / database (params: data)"),
     "train-teacher": ("train_teacher", "train the ResNet teacher with one hash head per code length (params: teacher)"),
     "train-student": ("train_student", "train a DSH student, as the baseline (dsh) or distilled (dth) (params: student, dsh, distill)"),
-    "convergence": ("convergence", "train a student at a constant learning rate for many epochs, to judge claim 3 (params: convergence)"),
     "ternarize": ("ternarize", "fine-tune the DTH student with ternary (TTQ) weights and export it packed (params: quantize)"),
     "encode": ("encode", "encode the query and database sets to packed binary codes (params: encode)"),
     "evaluate": ("evaluate", "mAP, precision@N, precision-recall and radius precision of a codes file (params: evaluate)"),

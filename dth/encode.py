@@ -18,12 +18,15 @@ file), model (the name: the out file's stem). Written atomically.
 --speed writes a JSON with the database pass's images/s, the device, the torch
 thread count and the model file's size in bytes.
 
-params (encode:): batch_size, images per forward pass. Inference is fp32.
+params (encode:): batch_size, images per forward pass; amp, the precision of the forward
+pass: auto (bf16 autocast on CUDA or a CPU with native bf16, fp32 elsewhere; the choice and
+its reason are printed and recorded in --speed), bf16 or none (fp32).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -48,16 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
 
 
-def pick_device(name: str):
-    import torch
-
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DthError("--device cuda: no CUDA device is available; use --device cpu or auto")
-    return torch.device(name)
-
-
 def heads_to_encode(model, bits: int | None, model_path) -> list[int]:
     available = model_bits(model)
     if bits is None:
@@ -79,8 +72,12 @@ def with_bits(template: str, k: int, several: bool, option: str) -> Path:
 def main(args) -> int:
     import torch
 
+    from dth.hardware import describe, resolve_amp, resolve_device
+
     params = load_params(args.params)["encode"]
-    device = pick_device(args.device)
+    device = resolve_device(args.device)
+    amp, why = resolve_amp(params["amp"], device)  # auto: bf16 where the hardware runs it natively
+    print(f"dth encode: {'bf16 autocast' if amp == 'bf16' else 'fp32'} on {device.type} ({why})", file=sys.stderr)
     model = load_hash_model(args.model).to(device)
     bits = heads_to_encode(model, args.bits, args.model)
     several = len(bits) > 1
@@ -98,7 +95,7 @@ def main(args) -> int:
         start = time.perf_counter()
         with loop_timer("encode"):
             codes[split] = encode_images(model, images, bits, batch_size=params["batch_size"], device=device,
-                                         progress=f"encode {split}")
+                                         progress=f"encode {split}", amp=amp)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds[split], count[split] = time.perf_counter() - start, len(images)
@@ -122,6 +119,8 @@ def main(args) -> int:
             "device": device.type if device.type == "cpu" else torch.cuda.get_device_name(device),
             "threads": torch.get_num_threads(),
             "batch_size": params["batch_size"],
+            "amp": amp,
+            "hardware": describe(device),
             "database_images": count["database"],
             "database_seconds": round(seconds["database"], 4),
             "images_per_second": round(rate, 1),

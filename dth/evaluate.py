@@ -25,9 +25,10 @@ cut to the database size if larger), radius (the r of precision_radius).
 from __future__ import annotations
 
 import argparse
+import csv
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 
 from dth.errors import DthError
 from dth.hamming import load_codes
@@ -50,8 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def write_csv(path: str | Path, table: dict) -> None:
+    """Columns of equal length as CSV, floats with 10 significant digits (the csv module, not
+    pandas: evaluate runs once per model, and importing pandas would double its start-up)."""
+    columns = [np.asarray(v).tolist() for v in table.values()]
     with atomic_path(path) as tmp:
-        pd.DataFrame(table).to_csv(tmp, index=False, float_format="%.10g")
+        with open(tmp, "w", newline="") as f:
+            out = csv.writer(f, lineterminator="\n")
+            out.writerow(list(table))
+            for row in zip(*columns):
+                out.writerow([f"{v:.10g}" if isinstance(v, float) else v for v in row])
 
 
 def main(args) -> int:

@@ -138,9 +138,8 @@ SCHEMA: dict[str, Any] = {
         "lr": _lr,
         "scale_lr": _lr,
     },
-    "convergence": {"bits": _list(_int(1, 4096)), "epochs": _int(2), "share": _float(0.0, 1.0, lo_open=True, hi_open=True),
-                    "val_queries": _int(1), "val_database": _int(1)},
-    "encode": {"batch_size": _int(1)},
+    "convergence": {"share": _float(0.0, 1.0, lo_open=True, hi_open=True)},
+    "encode": {"batch_size": _int(1), "amp": _choice("auto", "bf16", "none")},
     "evaluate": {"topk": _optional(_int(1)), "precision_at": _int(1), "radius": _int(0)},
     "search": {"index": _choice("flat", "hash"), "topk": _int(1), "hash_bits": _int(1, 64), "nflip": _int(0, 8)},
 }
@@ -203,7 +202,7 @@ def check_consistency(params: dict, source: str = "params.yaml") -> dict:
 
 
 def teacher_bits(params: dict) -> list[int]:
-    """The code lengths the teacher has a hash head for: every k of `bits` and of
-    `convergence.bits` (the DTH students of both are distilled from the head of their k)."""
-    return sorted(set(params["bits"]) | set(params["convergence"]["bits"]))
+    """The code lengths the teacher has a hash head for: every k of `bits` (each DTH
+    student is distilled from the head of its own k)."""
+    return sorted(params["bits"])
 

@@ -70,7 +70,7 @@ def read_image(path: str, shape: tuple[int, int, int]) -> np.ndarray:
     return array.reshape(height, width, channels)
 
 
-def image_queries(paths, model_path, bits, codes_sha, shape) -> tuple[list[Query], list[str]]:
+def image_queries(paths, model_path, bits, codes_sha, shape, amp: str = "none") -> tuple[list[Query], list[str]]:
     """Encoded image-file queries, and an error line for each file that cannot be read."""
     if not paths:
         return [], []
@@ -90,7 +90,7 @@ def image_queries(paths, model_path, bits, codes_sha, shape) -> tuple[list[Query
         except (OSError, ValueError) as e:  # missing, unreadable or not an image (PIL's errors are OSErrors)
             errors.append(f"dth search: error: cannot read image {path}: {e}")
             continue
-        code = encode_images(model, image[None], [bits])[bits][0]
+        code = encode_images(model, image[None], [bits], amp=amp)[bits][0]
         queries.append(Query(name=str(path), code=code, image=image, labels=None))
     return queries, errors
 
@@ -110,7 +110,8 @@ def print_results(query, distances, indices, db_labels, class_names, topk) -> No
 
 
 def main(args) -> int:
-    params = load_params(args.params)["search"]
+    all_params = load_params(args.params)
+    params = all_params["search"]
     topk = args.topk if args.topk is not None else params["topk"]
     kind = args.index or params["index"]
     if topk < 1:
@@ -139,7 +140,11 @@ def main(args) -> int:
     queries = [Query(name=f"query {i}", code=codes["query_codes"][i],
                      image=None if query_images is None else np.asarray(query_images[i]),
                      labels=codes["query_labels"][i]) for i in args.query_index]
-    from_files, errors = image_queries(args.image, args.model, bits, codes["model_sha256"], shape)
+    from dth.hardware import resolve_amp
+    import torch
+    # an image file is encoded on the CPU in the precision `dth encode` used (params encode.amp)
+    amp = resolve_amp(all_params["encode"]["amp"], torch.device("cpu"))[0] if args.image else "none"
+    from_files, errors = image_queries(args.image, args.model, bits, codes["model_sha256"], shape, amp)
     queries += from_files
     for line in errors:
         print(line, file=sys.stderr)

@@ -200,10 +200,12 @@ def make_optimizer(param_groups: list[dict], cfg: TrainConfig) -> torch.optim.Op
         g.setdefault("weight_decay", cfg.weight_decay)
         g["peak_lr"] = g["lr"]  # what the schedule scales
         groups.append(g)
+    # foreach: one multi-tensor update per step instead of a Python loop over the tensors
+    # (torch's default on CPU); the small student spends ~10% of a step in that loop otherwise
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True, foreach=True)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=cfg.lr)
+        return torch.optim.Adam(groups, lr=cfg.lr, foreach=True)
     raise ValueError(f"optimizer must be sgd or adam, not {cfg.optimizer!r}")
 
 

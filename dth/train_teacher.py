@@ -4,7 +4,7 @@
         --curve results/plots/train/teacher.csv --train-outputs models/teacher-train-hash.npz
 
 Reads params.yaml `teacher` (arch, epochs, optimizer, lr, schedule, amp, ...), `bits`
-and `convergence.bits` (one head per k of either) and `seed`. All heads are trained together on one backbone with
+(one head per k) and `seed`. All heads are trained together on one backbone with
 the mean of their cross-entropies (dth.losses.teacher_objective), so a run trains
 one teacher for every code length.
 

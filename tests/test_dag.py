@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -40,10 +41,10 @@ def checkout_copy(dest: Path, params: dict | None = None) -> Path:
     return dest
 
 
-def run(cmd: list[str], cwd: Path, timeout: int = 900) -> str:
+def run(cmd: list[str], cwd: Path, timeout: int = 900, stdout_only: bool = False) -> str:
     p = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
     assert p.returncode == 0, f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}"
-    return p.stdout + p.stderr
+    return p.stdout if stdout_only else p.stdout + p.stderr
 
 
 def normalise(command: str) -> str:
@@ -80,7 +81,6 @@ def tiny_params(data_root: Path) -> dict:
     p["teacher"]["arch"] = "resnet18"
     p["student"].update(val_queries=20, val_database=100)
     p["quantize"].update(t=[0.1, 0.3], epochs=1, compare_t=0.1)
-    p["convergence"].update(bits=[8], epochs=3, val_queries=20, val_database=100)
     p["evaluate"].update(precision_at=100)
     return p
 
@@ -116,7 +116,7 @@ def test_tiny_pipeline_under_dvc_and_snakemake(tiny_runs):
     assert "results/REPORT.md" in produced
     for name in ("teacher-8", "dsh-16-s0", "dth-8-s0", "ttq-fc-16-t0.3", "ttq-fc+conv-8-t0.1", "teacher"):
         assert f"results/metrics/{name}.json" in produced
-    assert {"results/plots/convergence/dsh-8-s0.csv", "results/plots/convergence/dth-8-s0.csv",
+    assert {"results/plots/train/dsh-8-s0.csv", "results/plots/train/dth-16-s0.csv",
             "results/summary.json", "results/figures/convergence.png"} <= produced
     # same commands, same seed, same machine: the same numbers
     for path in sorted(p for p in produced if p.startswith("results/metrics/") or p == "results/summary.json"):
@@ -132,7 +132,7 @@ def test_tiny_pipeline_under_dvc_and_snakemake(tiny_runs):
 CHANGES = [
     ("bits", [8, 12]), ("seeds", [0, 1]), ("seed", None), ("data.split_seed", 1), ("teacher.lr", 0.01),
     ("student.lr", 0.002), ("dsh.alpha", 0.02), ("distill.weight", 2.0), ("quantize.t", [0.1, 0.2]),
-    ("quantize.epochs", 2), ("convergence.epochs", 4), ("encode.batch_size", 512), ("evaluate.radius", 3),
+    ("quantize.epochs", 2), ("convergence.share", 0.9), ("encode.batch_size", 512), ("evaluate.radius", 3),
     ("search.topk", 5),
 ]
 
@@ -205,3 +205,123 @@ def test_a_preset_reruns_everything_from_prepare_under_both_tools(tiny_runs):
            for c in snakemake_plan(by_smk, "--configfile", "configs/cifar10.yaml")]
     assert any(c.startswith("dth prepare") for c in smk)
     assert sorted(dvc) == sorted(smk), "\n".join(sorted(set(dvc) ^ set(smk))[:10])
+
+
+# ----------------------------------------------------------------------------- every key changes
+# For every key of params.yaml, candidate values; the experiment takes, for each key, the
+# first candidate that differs from the tiny run's value, so each key is changed at once to
+# another valid value (the values are chosen to fit together and the tiny data).
+CANDIDATES = {
+    "seed": [1, 0], "bits": [[8, 12], [8, 16]], "seeds": [[1], [0]],
+    "data.root": None,  # set by the test: a copy of the tiny data in another folder
+    "data.download": [True, False], "data.image_size": [32, 64], "data.split_seed": [1, 0],
+    "teacher.arch": ["resnet34", "resnet18"], "teacher.stem_stride": [1, 2], "teacher.epochs": [2, 1],
+    "teacher.batch_size": [64, 32], "teacher.optimizer": ["sgd", "adam"], "teacher.lr": [0.01, 0.02],
+    "teacher.weight_decay": [1e-4, 0.0], "teacher.schedule": ["step", "cosine"], "teacher.warmup_epochs": [1, 0],
+    "teacher.amp": ["none", "bf16"], "teacher.augment": ["flip", "none"], "teacher.crop_pad": [2, 3],
+    "teacher.val_queries": [10, 20], "teacher.val_database": [50, 100],
+    "student.epochs": [2, 1], "student.batch_size": [64, 32], "student.optimizer": ["sgd", "adam"],
+    "student.lr": [0.01, 0.02], "student.weight_decay": [1e-4, 0.0], "student.schedule": ["step", "cosine"],
+    "student.warmup_epochs": [1, 0], "student.amp": ["none", "bf16"],
+    "student.augment": ["crop+flip", "none"],  # crop+flip: valid with teacher_outputs online (below)
+    "student.crop_pad": [2, 3], "student.val_queries": [10, 20], "student.val_database": [50, 100],
+    "dsh.margin_factor": [1.5, 2.0], "dsh.alpha": [0.02, 0.01],
+    "distill.ce_weight": [0.5, 1.0], "distill.weight": [2.0, 1.0], "distill.temperature": [2.0, 1.0],
+    "distill.loss": ["mse", "bce"], "distill.pairwise_weight": [0.1, 0.0], "distill.teacher_outputs": ["online", "cache"],
+    "quantize.t": [[0.2], [0.1]], "quantize.layers": ["fc+conv", "fc"], "quantize.compare_layers": ["all", "fc"],
+    "quantize.compare_t": [0.15, 0.1], "quantize.epochs": [2, 1], "quantize.lr": [1e-4, 1e-3],
+    "quantize.scale_lr": [1e-4, 1e-3],
+    "convergence.share": [0.9, 0.95],
+    "encode.batch_size": [7, 1024], "encode.amp": ["none", "bf16"],
+    "evaluate.topk": [50, None], "evaluate.precision_at": [30, 100], "evaluate.radius": [3, 2],
+    "search.index": ["hash", "flat"], "search.topk": [5, 10], "search.hash_bits": [8, 16], "search.nflip": [1, 2],
+}
+# Keys whose other values need data the tiny DAG cannot have (torchvision checks CIFAR-10's
+# md5s; the sampled protocols need thousands of images): their other values are run by
+# tests/test_prepare.py on fakes in the upstream formats, through the same `prepare` code.
+COVERED_BY_TEST_PREPARE = {"data.dataset", "data.protocol"}
+
+
+def leaf_keys(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(leaf_keys(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def other_values(base: dict, data_root: str) -> dict:
+    """{key: another valid value} for every key of `base` (tiny params), as described above."""
+    values = {}
+    flat = leaf_keys(base)
+    for key, candidates in CANDIDATES.items():
+        if key == "data.root":
+            values[key] = data_root
+            continue
+        values[key] = next(c for c in candidates if c != flat[key])
+    return values
+
+
+def test_every_params_key_has_another_value_that_validates(tmp_path):
+    from dth.params import validate
+
+    base = tiny_params(tmp_path / "data")
+    keys = set(leaf_keys(yaml.safe_load((REPO / "params.yaml").read_text())))
+    assert keys == set(CANDIDATES) | COVERED_BY_TEST_PREPARE, "params.yaml and CANDIDATES disagree: " + str(
+        sorted(keys ^ (set(CANDIDATES) | COVERED_BY_TEST_PREPARE)))
+    values = other_values(base, str(tmp_path / "elsewhere"))
+    flat = leaf_keys(base)
+    assert all(values[k] != flat[k] for k in values)
+    changed = yaml.safe_load(yaml.safe_dump(base))
+    for key, value in values.items():
+        node = changed
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    validate(changed, source="changed")  # raises ParamsError naming the key if one is not valid
+
+
+@pytest.mark.slow
+def test_every_params_key_changed_runs_to_a_recorded_comparable_experiment(tiny_runs, tmp_path):
+    """`dvc exp run -S key=value` for every key at once: the experiment finishes, `dvc exp show`
+    records it with the summary metrics, `dvc exp diff` compares it key by key with the
+    baseline, and its report lists exactly the models of its own params."""
+    by_dvc, _ = tiny_runs
+    base = yaml.safe_load((by_dvc / "params.yaml").read_text())
+    elsewhere = tmp_path / "fashion-mnist-copy"
+    shutil.copytree(base["data"]["root"], elsewhere)
+    values = other_values(base, str(elsewhere))
+    subprocess.run(["git", "add", "-A"], cwd=by_dvc, check=True, capture_output=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny run"],
+                   cwd=by_dvc, check=True, capture_output=True)
+    sets = [x for key, value in values.items() for x in ("-S", f"{key}={json.dumps(value)}")]
+    run(["dvc", "exp", "run", "-n", "every-key", *sets], by_dvc, timeout=1500)
+
+    names = json.dumps(json.loads(run(["dvc", "exp", "show", "--json"], by_dvc, stdout_only=True)))
+    assert "every-key" in names and "results/summary.json" in names
+    diff = json.loads(run(["dvc", "exp", "diff", "--json"], by_dvc, stdout_only=True))
+    summary_diff = diff["metrics"]["results/summary.json"]
+    assert "dth_map.8" in summary_diff and summary_diff["dth_map.8"]["old"] is not None \
+        and summary_diff["dth_map.8"]["new"] is not None
+    assert "dth_map.12" in summary_diff  # a model only the experiment has: compared against nothing
+
+    sweep = pd.read_csv(by_dvc / "results" / "tables" / "ternary_sweep.csv")
+    assert set(sweep["layers"]) == {"fc+conv", "all"} and set(sweep["t"]) == {0.2, 0.15}
+    report = (by_dvc / "results" / "REPORT.md").read_text()
+    assert "mAP@50" in report and "mAP@all" not in report and "radius 3" in report
+
+
+def test_a_configfile_outside_the_repository_is_read_by_every_job(tmp_path):
+    """`snakemake --configfile /elsewhere/mine.yaml`: the plan's commands read that very file."""
+    work = checkout_copy(tmp_path / "repo")
+    preset = tmp_path / "elsewhere" / "mine.yaml"
+    preset.parent.mkdir()
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["quantize"]["t"] = [0.05, 0.4]
+    preset.write_text(yaml.safe_dump(params, sort_keys=False))
+    commands = snakemake_plan(work, "--forceall", "--configfile", str(preset))
+    assert commands and all(f"--params {preset} " in c for c in commands)
+    assert any("--t 0.4 " in c for c in commands)

@@ -58,7 +58,17 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_encode_student_writes_codes_and_speed(workdir):
+def set_encode_amp(amp: str) -> None:
+    import yaml
+    params = yaml.safe_load(open("params.yaml"))
+    params["encode"]["amp"] = amp
+    open("params.yaml", "w").write(yaml.safe_dump(params))
+
+
+@pytest.mark.parametrize("amp", ["none", "bf16"])
+def test_encode_student_writes_codes_and_speed(workdir, amp):
+    """The codes are the model's own forward pass in the precision encode.amp asks for, bit for bit."""
+    set_encode_amp(amp)
     model = make_student(workdir / "models" / "s.pt")
     rc = dth(["encode", "--model", "models/s.pt", "--data", "data/prepared", "--out", "codes/dsh-12-s0.npz",
               "--speed", "results/speed/dsh-12-s0.json", "--device", "cpu"])
@@ -67,14 +77,27 @@ def test_encode_student_writes_codes_and_speed(workdir):
     assert codes["bits"] == 12 and codes["model"] == "dsh-12-s0"
     assert codes["model_sha256"] == sha256_file("models/s.pt")
     images = np.load("data/prepared/database_images.npy")
-    with torch.no_grad():
-        expected = pack_codes(model.hash(to_float(images)))
+    model = model.to(memory_format=torch.channels_last)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=(amp == "bf16")):
+        expected = pack_codes(model.hash(to_float(images).contiguous(memory_format=torch.channels_last)).float())
     np.testing.assert_array_equal(codes["database_codes"], expected)
     np.testing.assert_array_equal(codes["query_labels"], np.load("data/prepared/query_labels.npy"))
     speed = json.loads(open("results/speed/dsh-12-s0.json").read())
     assert speed["images_per_second"] > 0 and speed["database_images"] == 40
     assert speed["model_bytes"] == (workdir / "models" / "s.pt").stat().st_size
-    assert speed["device"] == "cpu" and speed["threads"] >= 1
+    assert speed["device"] == "cpu" and speed["threads"] >= 1 and speed["amp"] == amp
+
+
+def test_encode_amp_auto_follows_the_hardware(workdir, monkeypatch):
+    """encode.amp auto resolves like training's (dth.hardware): bf16 only with native bf16."""
+    from dth import hardware
+    set_encode_amp("auto")
+    make_student(workdir / "models" / "s.pt")
+    for native, expected in ((False, "none"), (True, "bf16")):
+        monkeypatch.setattr(hardware, "native_bf16", lambda flags, capability, n=native: (n, "faked"))
+        assert dth(["encode", "--model", "models/s.pt", "--out", "codes/s.npz", "--speed", "speed.json",
+                    "--device", "cpu"]) == 0
+        assert json.loads(open("speed.json").read())["amp"] == expected
 
 
 def test_encode_teacher_every_head_in_one_pass(workdir):

@@ -64,7 +64,6 @@ SEEDS = config["seeds"]
 SEED = config["seed"]  # the seed whose DTH students are ternarised
 Q = config["quantize"]
 LAYERS, COMPARE_LAYERS, COMPARE_T = Q["layers"], Q["compare_layers"], Q["compare_t"]
-CONVERGENCE = expand("{method}-{bits}-s{seed}", method=["dsh", "dth"], bits=config["convergence"]["bits"], seed=SEEDS)
 
 STUDENTS = expand("{method}-{bits}-s{seed}", method=["dsh", "dth"], bits=BITS, seed=SEEDS)
 TERNARY = expand("ttq-{layers}-{bits}-t{t}", layers=LAYERS, bits=BITS, t=Q["t"]) + expand(

@@ -10,7 +10,6 @@ rule report:
         expand("results/plots/train/{name}.csv", name=["teacher"] + STUDENTS + TERNARY),
         expand("results/ternary/{name}.json", name=TERNARY),
         expand("results/speed/{name}.json", name=["teacher"] + STUDENTS + TERNARY),
-        expand("results/plots/convergence/{name}.csv", name=CONVERGENCE),
         f"codes/dth-{BITS[0]}-s{SEED}.npz",
         "results/attempts.csv",
         "dth/report.py",

@@ -1,6 +1,5 @@
-# Stages 2 and 3: the teacher (dth/train_teacher.py), the students (dth/train_student.py)
-# and the convergence runs of claim 3 (dth/convergence.py). The DSH baseline needs no
-# teacher: its jobs neither wait for it nor rerun when it changes.
+# Stages 2 and 3: the teacher (dth/train_teacher.py) and the students (dth/train_student.py).
+# The DSH baseline needs no teacher: its jobs neither wait for it nor rerun when it changes.
 # Training jobs take every core: one at a time, as under `dvc repro`, so both give the
 # same weights.
 
@@ -75,39 +74,3 @@ rule train_student_dth:
         " --seed {wildcards.seed} --data data/prepared --teacher models/teacher.pt"
         " --teacher-outputs models/teacher-train-hash.npz"
         " --out {output.model} --curve {output.curve} 2> {log}"
-
-
-rule convergence_dsh:
-    input:
-        "data/prepared",
-        "dth/convergence.py",
-        STUDENT_CODE,
-    output:
-        curve="results/plots/convergence/dsh-{bits}-s{seed}.csv",
-    params:
-        **stage_params("convergence_dsh"),
-    log:
-        "logs/convergence/dsh-{bits}-s{seed}.log",
-    threads: workflow.cores
-    shell:
-        "dth convergence --params {params.file} --bits {wildcards.bits} --method dsh --seed {wildcards.seed}"
-        " --data data/prepared --curve {output.curve} 2> {log}"
-
-
-rule convergence_dth:
-    input:
-        "data/prepared",
-        TEACHER_OUTPUTS,
-        "dth/convergence.py",
-        STUDENT_CODE,
-    output:
-        curve="results/plots/convergence/dth-{bits}-s{seed}.csv",
-    params:
-        **stage_params("convergence_dth"),
-    log:
-        "logs/convergence/dth-{bits}-s{seed}.log",
-    threads: workflow.cores
-    shell:
-        "dth convergence --params {params.file} --bits {wildcards.bits} --method dth --seed {wildcards.seed}"
-        " --data data/prepared --teacher models/teacher.pt --teacher-outputs models/teacher-train-hash.npz"
-        " --curve {output.curve} 2> {log}"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 py=${PYTHON:-.venv/bin/python}
 gpu_training="teacher.arch=resnet50 teacher.stem_stride=1 teacher.epochs=100 teacher.optimizer=sgd
-  teacher.lr=0.1 teacher.warmup_epochs=5 teacher.amp=bf16 teacher.val_queries=1000 teacher.val_database=5000
+  teacher.warmup_epochs=5 teacher.val_queries=1000 teacher.val_database=5000
   student.epochs=400 student.val_queries=1000 student.val_database=5000 quantize.epochs=50"
 # The paper's CIFAR-10 setting: 1k protocol, ResNet-50 teacher, DSH student at 32x32, mAP@all.
 $py workflow/scripts/make_preset.py configs/cifar10.yaml data.dataset=cifar10 data.protocol=1k $gpu_training
