@@ -31,6 +31,16 @@ with open(Path(workflow.basedir) / "dvc.yaml") as _f:
     _DVC_STAGES = yaml.safe_load(_f)["stages"]
 
 
+def _canonical(value):
+    """`value` with every dict's keys sorted: Snakemake compares params by their text, so a
+    section whose keys were merely reordered in params.yaml must read the same (as for DVC)."""
+    if isinstance(value, dict):
+        return {k: _canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
 def stage_params(stage):
     """{key: value in this run's config} for every params key of DVC stage `stage`
     (dots become '__': `student.lr` -> params.student__lr), plus the params file."""
@@ -39,7 +49,7 @@ def stage_params(stage):
         node = config
         for part in key.split("."):
             node = node[part]
-        values[key.replace(".", "__")] = node
+        values[key.replace(".", "__")] = _canonical(node)
     return values
 
 
