@@ -447,6 +447,20 @@ def attempts_section(path: Path, summary: dict) -> str:
         this[key] = node if not isinstance(node, dict) else np.nan
     table = pd.concat([pd.DataFrame([this]), runs], ignore_index=True)
     numeric = [c for c in table.columns if c not in ("name", "set", "about")]
+    verdicts = []
+    maps = [c for c in numeric if c.split(".")[0] in ("teacher_map", "dsh_map", "dth_map")]
+    for _, row in runs[runs["name"] == "doubled-epochs"].iterrows():
+        change = {c: 100 * (float(row[c]) - float(this[c])) for c in maps
+                  if pd.notna(row.get(c)) and pd.notna(this.get(c))}
+        if change:
+            worst = max(change, key=lambda c: abs(change[c]))
+            ok = abs(change[worst]) <= 1.0
+            verdicts.append(
+                f"**Converged: {'yes' if ok else 'no'}.** Doubling every epoch count moves no mean mAP by more "
+                f"than {abs(change[worst]):.2f} points (largest: {worst.replace('_map.', ' at k=')}, "
+                f"{change[worst]:+.2f}); the criterion is 1 point"
+                + ("." if ok else ": the default is not converged by this measure.") + "")
+            verdicts.append("")
     table[numeric] = table[numeric].apply(pd.to_numeric, errors="coerce").mul(100).round(2)
     table = table.rename(columns={c: c.replace("_map.", " mAP k=").replace("teacher_accuracy", "teacher acc")
                                   + " (%)" for c in numeric})
@@ -456,7 +470,7 @@ def attempts_section(path: Path, summary: dict) -> str:
         "(workflow/attempts.yaml lists each one's name, purpose and params changes; "
         "`dvc exp run -n <name> -S <set ...>` reproduces it). The first row is this run, from its own "
         "summary.json, so it always agrees with the tables below. Means over seeds.", "",
-        table.to_markdown(index=False), ""])
+        *verdicts, table.to_markdown(index=False), ""])
 
 
 # ----------------------------------------------------------------------------- summary
