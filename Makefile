@@ -31,7 +31,7 @@ run: data
 	dvc repro
 
 test: data
-	python -m pytest -q
+	python -m pytest -q --durations=15
 
 test-fast: data
 	python -m pytest -q -m "not slow"
