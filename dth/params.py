@@ -206,3 +206,14 @@ def teacher_bits(params: dict) -> list[int]:
     student is distilled from the head of its own k)."""
     return sorted(params["bits"])
 
+
+
+def flat_keys(d: dict, prefix: str = "") -> dict:
+    """{"section.key": value} for every leaf of a nested dict (params, summary.json)."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flat_keys(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

@@ -18,6 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from dth.params import flat_keys
+
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -263,20 +265,10 @@ CANDIDATES = {
 COVERED_BY_TEST_PREPARE = {"data.dataset", "data.protocol"}
 
 
-def leaf_keys(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(leaf_keys(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def other_values(base: dict, data_root: str) -> dict:
     """{key: another valid value} for every key of `base` (tiny params), as described above."""
     values = {}
-    flat = leaf_keys(base)
+    flat = flat_keys(base)
     for key, candidates in CANDIDATES.items():
         if key == "data.root":
             values[key] = data_root
@@ -289,11 +281,11 @@ def test_every_params_key_has_another_value_that_validates(tmp_path):
     from dth.params import validate
 
     base = tiny_params(tmp_path / "data")
-    keys = set(leaf_keys(yaml.safe_load((REPO / "params.yaml").read_text())))
+    keys = set(flat_keys(yaml.safe_load((REPO / "params.yaml").read_text())))
     assert keys == set(CANDIDATES) | COVERED_BY_TEST_PREPARE, "params.yaml and CANDIDATES disagree: " + str(
         sorted(keys ^ (set(CANDIDATES) | COVERED_BY_TEST_PREPARE)))
     values = other_values(base, str(tmp_path / "elsewhere"))
-    flat = leaf_keys(base)
+    flat = flat_keys(base)
     assert all(values[k] != flat[k] for k in values)
     changed = yaml.safe_load(yaml.safe_dump(base))
     for key, value in values.items():

@@ -26,6 +26,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from dth.params import flat_keys
+
 ROOT = Path(__file__).resolve().parents[2]
 ATTEMPTS = ROOT / "workflow" / "attempts.yaml"
 OUT = ROOT / "results" / "attempts.csv"
@@ -62,16 +64,6 @@ def experiments() -> dict[str, dict]:
     return found
 
 
-def flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def run(attempt: dict, rerun: bool) -> None:
     name = attempt["name"]
     if rerun:
@@ -88,7 +80,7 @@ def record(attempts: list[dict], found: dict) -> None:
             print(f"{a['name']}: no experiment of that name yet (run this script with its name)")
             continue
         rows.append({"name": a["name"], "set": " ".join(f"-S {kv}" for kv in a["set"]), "about": a["about"],
-                     **flatten(found[a["name"]])})
+                     **flat_keys(found[a["name"]])})
     table = pd.DataFrame(rows, columns=["name", "set", "about"] + sorted({k for r in rows for k in r} -
                                                                           {"name", "set", "about"}))
     table.to_csv(OUT, index=False)
