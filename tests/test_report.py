@@ -29,7 +29,8 @@ def test_doubled_epochs_verdict_names_the_largest_change(tmp_path, dsh12, conver
     assert f"largest: dsh at k=12, {worst}" in text
     # one row for this run, one per attempt, in percent
     assert "| this run" in text and "| doubled-epochs" in text and "| other" in text
-    assert "75" in text  # this run's DSH mAP at 12 bits, in percent
+    assert "75" in text and "0.75" not in text  # this run's DSH mAP at 12 bits, in percent
+    assert "`doubled-epochs`: why" in text  # each attempt's purpose, below the table
 
 
 def test_no_verdict_without_a_doubled_epochs_attempt(tmp_path):
