@@ -10,7 +10,8 @@ that one of them needs and that is missing stops the report with its path and th
 that writes it; files of other models (an earlier run's) are ignored. Labels follow the
 params: mAP@all or mAP@<evaluate.topk>, the precision within evaluate.radius.
 
-Reads only what the other stages wrote (results/metrics, results/plots/{pr,pn,train}, results/ternary, results/speed, one codes file for the gallery, and
+Reads only what the other stages wrote (results/metrics, results/plots/{pr,pn,train},
+results/ternary, results/speed, one codes file for the gallery, and
 results/attempts.csv for the Attempts section) and writes:
     results/tables/*.md, *.csv   main mAP table, radius precision, ternary sweep,
                                  model size and encoding speed
@@ -36,7 +37,7 @@ import pandas as pd
 from dth.data import load_manifest, load_split
 from dth.errors import DthError
 from dth.io import atomic_dir, write_json, write_text
-from dth.params import load_params
+from dth.params import flat_keys, load_params
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -392,7 +393,8 @@ def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, tea
             "| bits | DSH epochs (per seed) | DSH final mAP (%) | DSH rise (points) "
             "| DTH epochs (per seed) | DTH final mAP (%) | DTH rise (points) |",
             "|---|---|---|---|---|---|---|", *rows, "",
-            f"DTH needs {diff:+.1f} epochs more than DSH on average over the paired (k, seed) runs. Holds when "
+            f"DTH needs {abs(diff):.1f} epochs {'more' if diff >= 0 else 'fewer'} than DSH on average over the "
+            "paired (k, seed) runs. Holds when "
             "that is at least one epoch and DTH is slower in most pairs. "
             + ("Every run had plateaued (|rise| <= 1 point)." if plateaued else
                "Not every run had plateaued (some |rise| > 1 point): lengthen student.epochs.")
@@ -438,14 +440,9 @@ def attempts_section(path: Path, summary: dict) -> str:
     """The recorded attempts (results/attempts.csv) beside this run's own numbers: teacher accuracy
     and mean mAP per method and k (%), and claim 3's epochs; for `doubled-epochs`, the verdict."""
     runs = pd.read_csv(path, dtype={"name": str, "set": str, "about": str})
-    this = {"name": "this run", "set": "(params.yaml)"}
-    for key in runs.columns:
-        if key in ("name", "set", "about"):
-            continue
-        node = summary
-        for part in key.split("."):
-            node = node.get(part, {}) if isinstance(node, dict) else {}
-        this[key] = node if not isinstance(node, dict) else np.nan
+    flat = flat_keys(summary)  # the CSV's column names: attempts.py flattens each summary.json alike
+    this = {"name": "this run", "set": "(params.yaml)",
+            **{key: flat.get(key, np.nan) for key in runs.columns if key not in ("name", "set", "about")}}
     maps = [c for c in runs.columns if c.split(".")[0] in ("teacher_map", "dsh_map", "dth_map")]
     fractions = [c for c in ("teacher_accuracy", *maps) if c in runs.columns]  # shown in %
     epochs = [c for c in runs.columns if c.startswith("convergence_epochs.")]
@@ -464,7 +461,7 @@ def attempts_section(path: Path, summary: dict) -> str:
     table[fractions] = table[fractions].apply(pd.to_numeric, errors="coerce").mul(100).round(2)
     table[epochs] = table[epochs].apply(pd.to_numeric, errors="coerce").round(1)
     table = table.rename(columns={c: c.replace("_map.", " mAP k=").replace("teacher_accuracy", "teacher acc (%)")
-                                  .replace("convergence_epochs.", "epochs to 95%, ") for c in table.columns})
+                                  .replace("convergence_epochs.", "epochs to share, ") for c in table.columns})
     about = [f"- `{r['name']}`: {r['about']}" for _, r in runs.iterrows() if isinstance(r.get("about"), str)]
     return "\n".join([
         "## Attempts", "",
