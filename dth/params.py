@@ -119,7 +119,7 @@ SCHEMA: dict[str, Any] = {
     },
     "teacher": {"arch": _choice("resnet18", "resnet34", "resnet50"), "stem_stride": _choice(1, 2), **_train,
                 "val_queries": _int(1), "val_database": _int(1)},
-    "student": {**_train, "val_queries": _int(1), "val_database": _int(1)},
+    "student": {**_train, "decay_epochs": _int(0), "val_queries": _int(1), "val_database": _int(1)},
     "dsh": {"margin_factor": _float(0.0, None, lo_open=True), "alpha": _float(0.0)},
     "distill": {
         "ce_weight": _float(0.0),
@@ -194,6 +194,12 @@ def check_consistency(params: dict, source: str = "params.yaml") -> dict:
             "teacher outputs exist for each train image and its horizontal flip only, so a cropped student input "
             "would be distilled towards another view's target; accepted: student.augment none or flip, or "
             "distill.teacher_outputs online (the teacher encodes every augmented batch)")
+    s = params["student"]
+    if s["decay_epochs"] > s["epochs"] - s["warmup_epochs"]:
+        raise ParamsError(f"{source}: 'student.decay_epochs' is {s['decay_epochs']}, more than the "
+                          f"{s['epochs'] - s['warmup_epochs']} epochs left after the warm-up ('student.epochs' "
+                          f"{s['epochs']} - 'student.warmup_epochs' {s['warmup_epochs']}); accepted: 0 to "
+                          f"{s['epochs'] - s['warmup_epochs']}")
     q = params["quantize"]
     if q["compare_layers"] == q["layers"]:
         raise ParamsError(f"{source}: 'quantize.compare_layers' is {q['compare_layers']!r}, the same as "

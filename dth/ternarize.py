@@ -136,7 +136,7 @@ def main(args) -> int:
         teacher.requires_grad_(False)
 
     cfg = TrainConfig.from_section(section, epochs=quantize["epochs"], optimizer="adam", lr=quantize["lr"],
-                                   weight_decay=0.0, warmup_epochs=0)
+                                   weight_decay=0.0, warmup_epochs=0, decay_epochs=0)
     cfg = resolve_precision(cfg, device, out.stem)  # amp auto -> bf16 or fp32, logged
     val = Validation.from_prepared(args.data, section["val_queries"], section["val_database"],
                                    lambda m, x: {k: m(x)}, amp=cfg.amp)

@@ -78,6 +78,7 @@ class TrainConfig:
     weight_decay: float = 0.0      # L2 penalty (SGD: added to the gradient; Adam: torch's L2 form)
     schedule: str = "cosine"       # cosine | step | constant
     warmup_epochs: int = 0         # linear warm-up from 0 to lr
+    decay_epochs: int = 0          # schedule constant only: linear decay to 0 over the last N epochs
     amp: str = "auto"              # auto | bf16 | none: autocast dtype of the forward pass (dth.hardware)
     augment: str = "crop+flip"     # none | flip (random horizontal flip) | crop+flip (random crop too)
     crop_pad: int = PAD            # px of zero padding the random crop is taken from
@@ -177,12 +178,15 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = PAD,
     return flat.gather(2, index).reshape(n, c, h, w), flip[:, 0].to(x.device)
 
 
-def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
-    """Multiplier of the peak lr before optimizer step `step` (0-based)."""
+def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str, decay_steps: int = 0) -> float:
+    """Multiplier of the peak lr before optimizer step `step` (0-based). `decay_steps`
+    (schedule constant only): the last that many steps decay linearly to 0 (warm-up,
+    stable, decay: the stable part's curve stays readable, the end is annealed)."""
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     if schedule == "constant":
-        return 1.0
+        left = total_steps - step  # steps left, this one included
+        return left / (decay_steps + 1) if 0 < left <= decay_steps else 1.0
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -340,6 +344,7 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
     steps_per_epoch = n // batch
     total_steps = steps_per_epoch * cfg.epochs
     warmup_steps = steps_per_epoch * cfg.warmup_epochs
+    decay_steps = steps_per_epoch * cfg.decay_epochs
     optimizer = make_optimizer(param_groups or [{"params": [p for p in model.parameters() if p.requires_grad]}], cfg)
     generator = torch.Generator().manual_seed(seed)
     run_id = fingerprint([run_id, seed, n, batch, cfg.__dict__])
@@ -371,7 +376,7 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
                 for k, v in train.flip_extras.items():  # the extras of the view the model sees
                     extras[k] = torch.where(flipped.view(-1, *[1] * (v.dim() - 1)), v[idx], extras[k])
             x = x.float().div_(255.0).contiguous(memory_format=CL)
-            factor = lr_factor(step, total_steps, warmup_steps, cfg.schedule)
+            factor = lr_factor(step, total_steps, warmup_steps, cfg.schedule, decay_steps)
             for g in optimizer.param_groups:
                 g["lr"] = g["peak_lr"] * factor
             with autocast(device, cfg.amp):

@@ -81,7 +81,7 @@ def tiny_params(data_root: Path) -> dict:
     for section in ("teacher", "student"):
         p[section].update(epochs=1, batch_size=32, warmup_epochs=0)
     p["teacher"]["arch"] = "resnet18"
-    p["student"].update(val_queries=20, val_database=100)
+    p["student"].update(val_queries=20, val_database=100, decay_epochs=0)
     p["quantize"].update(t=[0.1, 0.3], epochs=1, compare_t=0.1)
     p["evaluate"].update(precision_at=100)
     return p
@@ -245,7 +245,7 @@ CANDIDATES = {
     "teacher.val_queries": [10, 20], "teacher.val_database": [50, 100],
     "student.epochs": [2, 1], "student.batch_size": [64, 32], "student.optimizer": ["sgd", "adam"],
     "student.lr": [0.01, 0.02], "student.weight_decay": [1e-4, 0.0], "student.schedule": ["step", "cosine"],
-    "student.warmup_epochs": [1, 0], "student.amp": ["none", "bf16"],
+    "student.warmup_epochs": [1, 0], "student.decay_epochs": [1, 0], "student.amp": ["none", "bf16"],
     "student.augment": ["crop+flip", "none"],  # crop+flip: valid with teacher_outputs online (below)
     "student.crop_pad": [2, 3], "student.val_queries": [10, 20], "student.val_database": [50, 100],
     "dsh.margin_factor": [1.5, 2.0], "dsh.alpha": [0.02, 0.01],

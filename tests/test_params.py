@@ -50,6 +50,8 @@ def changed(path, value):
     ("teacher.arch", "vgg16", "accepted: one of 'resnet18', 'resnet34', 'resnet50'"),
     ("distill", KeyError, "missing key 'distill'"),
     ("seed", 7, "'seed' is 7; accepted: one of 'seeds'"),
+    ("student.decay_epochs", 40, "'student.decay_epochs' is 40, more than the 39 epochs left after the warm-up"),
+    ("student.decay_epochs", -1, "'student.decay_epochs' is -1; accepted: an integer >= 0"),
     ("quantize.compare_layers", "fc", "'quantize.compare_layers' is 'fc', the same as 'quantize.layers'"),
 ])
 def test_bad_values_are_named(path, value, expected):

@@ -36,3 +36,17 @@ def test_doubled_epochs_verdict_names_the_largest_change(tmp_path, dsh12, conver
 def test_no_verdict_without_a_doubled_epochs_attempt(tmp_path):
     text = attempts_section(write_attempts(tmp_path / "a.csv", [attempt("other", 0.5)]), SUMMARY)
     assert "Converged" not in text and "| other" in text
+
+
+def test_the_doubled_epochs_attempt_doubles_every_epoch_count_of_params_yaml():
+    """workflow/attempts.yaml spells the doubled values out; they must follow params.yaml."""
+    import yaml
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    attempts = yaml.safe_load((root / "workflow" / "attempts.yaml").read_text())["attempts"]
+    doubled = next(a for a in attempts if a["name"] == "doubled-epochs")
+    sets = dict(kv.split("=", 1) for kv in doubled["set"])
+    assert sets == {f"{section}.epochs": str(2 * params[section]["epochs"])
+                    for section in ("teacher", "student", "quantize")}

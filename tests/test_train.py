@@ -101,6 +101,12 @@ def test_lr_schedule():
     assert lr_factor(99, 100, 10, "cosine") < 0.001
     assert [lr_factor(s, 100, 0, "step") for s in (0, 49, 50, 75, 99)] == [1, 1, 0.1, 0.01, 0.01]
     assert lr_factor(70, 100, 0, "constant") == 1.0
+    # constant with a final decay: 1 until the last 10 steps, then linear towards 0
+    decayed = [lr_factor(s, 100, 5, "constant", decay_steps=10) for s in range(100)]
+    assert decayed[5:90] == [1.0] * 85
+    assert decayed[90:] == pytest.approx([(10 - i) / 11 for i in range(10)])
+    assert all(a > b for a, b in zip(decayed[89:], decayed[90:]))
+    assert lr_factor(99, 100, 0, "cosine", decay_steps=10) == lr_factor(99, 100, 0, "cosine")  # constant only
 
 
 def test_same_seed_gives_identical_weights(tmp_path):
@@ -202,7 +208,7 @@ def test_stages_end_to_end(tmp_path, monkeypatch):
     params = yaml.safe_load(open(__file__.rsplit("/tests/", 1)[0] + "/params.yaml"))
     params["bits"] = [8, 12]
     params["teacher"].update(epochs=1, batch_size=20, val_queries=6, val_database=12, amp="none")
-    params["student"].update(epochs=2, batch_size=20, val_queries=6, val_database=12)
+    params["student"].update(epochs=2, decay_epochs=1, batch_size=20, val_queries=6, val_database=12)
     yaml.safe_dump(params, open("params.yaml", "w"))
     assert main(["train-teacher", "--data", "prepared", "--out", "models/teacher.pt", "--curve", "teacher.csv",
                  "--train-outputs", "models/teacher-train-hash.npz", "--device", "cpu", "--no-progress"]) == 0

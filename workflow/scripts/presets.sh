@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 py=${PYTHON:-.venv/bin/python}
 gpu_training="teacher.arch=resnet50 teacher.stem_stride=1 teacher.epochs=100 teacher.optimizer=sgd
   teacher.warmup_epochs=5 teacher.val_queries=1000 teacher.val_database=5000
-  student.epochs=400 student.val_queries=1000 student.val_database=5000 quantize.epochs=50"
+  student.epochs=400 student.decay_epochs=40 student.val_queries=1000 student.val_database=5000 quantize.epochs=50"
 # The paper's CIFAR-10 setting: 1k protocol, ResNet-50 teacher, DSH student at 32x32, mAP@all.
 $py workflow/scripts/make_preset.py configs/cifar10.yaml data.dataset=cifar10 data.protocol=1k $gpu_training
 # The paper's NUS-WIDE setting: 21 concepts, 2100 protocol, 64 px images, mAP@5000.
