@@ -16,6 +16,11 @@ from dth.params import validate  # noqa: E402
 
 out, *assignments = sys.argv[1:]
 lines = Path("params.yaml").read_text().splitlines()
+# params.yaml's header paragraph about the default run ("This default is ...") is not true of a preset
+start = next((i for i, line in enumerate(lines) if line.startswith("# This default is")), None)
+if start is not None:
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("# ") or lines[i].startswith("# Presets"))
+    del lines[start:end]
 header = [f"# Preset written by workflow/scripts/make_preset.py from params.yaml: {' '.join(assignments)}"]
 for item in assignments:
     key, value = item.split("=", 1)
