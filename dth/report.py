@@ -12,7 +12,7 @@ params: mAP@all or mAP@<evaluate.topk>, the precision within evaluate.radius.
 
 Reads only what the other stages wrote (results/metrics, results/plots/{pr,pn,train},
 results/ternary, results/speed, one codes file for the gallery, and
-results/attempts.csv for the Attempts section) and writes:
+results/experiments.csv for the Attempts section) and writes:
     results/tables/*.md, *.csv   main mAP table, radius precision, ternary sweep,
                                  model size and encoding speed
     results/figures/*.png        PR and P@N curves per k, mAP against t, training and
@@ -452,7 +452,7 @@ def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, tea
 
 
 def attempts_section(path: Path, summary: dict) -> str:
-    """The recorded attempts (results/attempts.csv) beside this run's own numbers: teacher accuracy
+    """The recorded attempts (results/experiments.csv) beside this run's own numbers: teacher accuracy
     and mean mAP per method and k (%), and claim 3's epochs; for `doubled-epochs`, the verdict."""
     runs = pd.read_csv(path, dtype={"name": str, "set": str, "about": str})
     flat = flat_keys(summary)  # the CSV's column names: attempts.py flattens each summary.json alike

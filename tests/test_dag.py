@@ -31,8 +31,8 @@ def checkout_copy(dest: Path, params: dict | None = None) -> Path:
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
                            cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
     for rel in filter(None, files):
-        # results/attempts.csv is an input of the report (written by workflow/scripts/attempts.py)
-        if (rel.startswith("results/") and rel != "results/attempts.csv") or rel == "dvc.lock" \
+        # results/experiments.csv is an input of the report (written by workflow/scripts/attempts.py)
+        if (rel.startswith("results/") and rel != "results/experiments.csv") or rel == "dvc.lock" \
                 or not (REPO / rel).is_file():
             continue
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ def attempt(name, dsh12):
 
 @pytest.mark.parametrize("dsh12, converged, worst", [(0.759, "yes", "+0.90"), (0.735, "no", "-1.50")])
 def test_doubled_epochs_verdict_names_the_largest_change(tmp_path, dsh12, converged, worst):
-    path = write_attempts(tmp_path / "attempts.csv", [attempt("doubled-epochs", dsh12), attempt("other", 0.5)])
+    path = write_attempts(tmp_path / "experiments.csv", [attempt("doubled-epochs", dsh12), attempt("other", 0.5)])
     text = attempts_section(path, SUMMARY)
     assert f"**Converged: {converged}.**" in text
     assert f"largest: dsh at k=12, {worst}" in text

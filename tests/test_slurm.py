@@ -242,9 +242,9 @@ def test_tiny_pipeline_under_slurm(slurm, tmp_path, tmp_path_factory):
     profile = site_profile(tmp_path / "profile", slurm)
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 120))
 
-    # 1. one input broken: results/attempts.csv, read by the report (the last job), truncated
+    # 1. one input broken: results/experiments.csv, read by the report (the last job), truncated
     #    in the middle of a quoted field
-    attempts = work / "results" / "attempts.csv"
+    attempts = work / "results" / "experiments.csv"
     good = attempts.read_text()
     attempts.write_text(good.splitlines()[0] + '\nlr-1e-3,"quantize.lr=0.001\n')
     rc, out, first_seconds = snakemake_on(slurm, work, profile)

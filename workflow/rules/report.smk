@@ -11,7 +11,7 @@ rule report:
         expand("results/ternary/{name}.json", name=TERNARY),
         expand("results/speed/{name}.json", name=["teacher"] + STUDENTS + TERNARY),
         f"codes/dth-{BITS[0]}-s{SEED}.npz",
-        "results/attempts.csv",
+        "results/experiments.csv",
         "dth/report.py",
     output:
         tables=directory("results/tables"),
@@ -25,5 +25,5 @@ rule report:
     threads: 1
     shell:
         "dth report --params {params.file} --results results --data data/prepared"
-        f" --gallery-codes codes/dth-{BITS[0]}-s{SEED}.npz --attempts results/attempts.csv"
+        f" --gallery-codes codes/dth-{BITS[0]}-s{SEED}.npz --attempts results/experiments.csv"
         " --out results 2> {log}"

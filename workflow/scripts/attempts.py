@@ -10,7 +10,7 @@ epoch count doubled). Each runs as `dvc exp run --temp -n <name> -S <key=value> 
 on the current commit (stages it does not change come from the DVC cache), so the
 working tree is left alone; the command is printed and is what reproduces it. The
 numbers recorded are the experiment's results/summary.json (written by `dth report`),
-flattened: one row per attempt in results/attempts.csv (name, set, about, then
+flattened: one row per attempt in results/experiments.csv (name, set, about, then
 teacher_map.12, dth_map.48, ...), which is committed and which the report compares with
 the run's own numbers. Needs a committed HEAD with its results (`make run`, commit).
 """
@@ -30,7 +30,7 @@ from dth.params import flat_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 ATTEMPTS = ROOT / "workflow" / "attempts.yaml"
-OUT = ROOT / "results" / "attempts.csv"
+OUT = ROOT / "results" / "experiments.csv"
 SUMMARY = "results/summary.json"
 
 
