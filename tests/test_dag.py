@@ -82,7 +82,7 @@ def tiny_params(data_root: Path) -> dict:
         p[section].update(epochs=1, batch_size=32, warmup_epochs=0)
     p["teacher"]["arch"] = "resnet18"
     p["student"].update(val_queries=20, val_database=100, decay_epochs=0)
-    p["quantize"].update(t=[0.1, 0.3], epochs=1, compare_t=0.1)
+    p["quantize"].update(t=[0.1], epochs=1, compare_t=0.1)
     p["evaluate"].update(precision_at=100)
     return p
 
@@ -115,7 +115,7 @@ def test_tiny_pipeline_under_dvc_and_snakemake(tiny_runs):
     produced = artifacts(by_dvc)
     assert produced == artifacts(by_smk)
     assert "results/REPORT.md" in produced
-    for name in ("teacher-8", "dsh-16-s0", "dth-8-s0", "ttq-fc-16-t0.3", "ttq-fc+conv-8-t0.1", "teacher"):
+    for name in ("teacher-8", "dsh-16-s0", "dth-8-s0", "ttq-fc-16-t0.1", "ttq-fc+conv-8-t0.1", "teacher"):
         assert f"results/metrics/{name}.json" in produced
     assert {"results/plots/train/dsh-8-s0.csv", "results/plots/train/dth-16-s0.csv",
             "results/summary.json", "results/figures/convergence.png"} <= produced

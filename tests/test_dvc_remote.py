@@ -60,7 +60,7 @@ def test_artifacts_shared_through_a_dvc_remote(tmp_path, tmp_path_factory):
     # what a reader of the README would pull: the prepared data, every model, every codes file
     assert any(p.startswith("data/prepared/") for p in produced)
     expected = expected_models_and_codes(yaml.safe_load((work / "params.yaml").read_text()))
-    assert len(expected) == 30  # 18 models (6 ternary as .pt and packed .npz), 12 codes files
+    assert len(expected) == 24  # 14 models (4 ternary as .pt and packed .npz), 10 codes files
     assert {p for p in produced if p.startswith(("models/", "codes/"))} == expected
 
     # the run, committed (dvc.lock, params, the uncached results), then pushed to a folder remote

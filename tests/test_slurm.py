@@ -293,5 +293,5 @@ def test_tiny_pipeline_under_slurm(slurm, tmp_path, tmp_path_factory):
 
     # the same numbers as the local run, and nothing left to do
     got = metrics(work)
-    assert len(got) == 14 and got == metrics(local)
+    assert len(got) == 12 and got == metrics(local)
     assert "Nothing to be done" in run(["snakemake", "-n", "--cores", "1"], work)
