@@ -213,7 +213,6 @@ def teacher_bits(params: dict) -> list[int]:
     return sorted(params["bits"])
 
 
-
 def flat_keys(d: dict, prefix: str = "") -> dict:
     """{"section.key": value} for every leaf of a nested dict (params, summary.json)."""
     out = {}

@@ -183,7 +183,7 @@ def convergence_epoch(curve: pd.DataFrame, share: float) -> tuple[int, float, fl
 def stable_epochs(student: dict) -> int:
     """The epochs of a student's run before its final learning-rate decay (student.decay_epochs):
     claim 3 reads the curves there, where the rate is constant and only learning moves them."""
-    return student["epochs"] - (student.get("decay_epochs", 0) if student["schedule"] == "constant" else 0)
+    return student["epochs"] - (student["decay_epochs"] if student["schedule"] == "constant" else 0)
 
 
 def convergence_runs(results: Path, params: dict) -> pd.DataFrame:
@@ -282,6 +282,7 @@ def convergence_figure(results: Path, figures: Path, params: dict, runs: pd.Data
     at which each method first reaches convergence.share of its final mAP (claim 3)."""
     plt = figure_setup()
     bits, seeds, student = params["bits"], params["seeds"], params["student"]
+    stable = stable_epochs(student)
     fig, axes = plt.subplots(1, len(bits), figsize=(3.6 * len(bits), 3.8), sharey=True, squeeze=False)
     for ax, k in zip(axes[0], bits):
         for method in ("dsh", "dth"):
@@ -290,8 +291,8 @@ def convergence_figure(results: Path, figures: Path, params: dict, runs: pd.Data
             line, = ax.plot(curves[0]["epoch"], mean, label=method.upper())
             e = runs[(runs["method"] == method) & (runs["bits"] == k)]["epochs"].mean()
             ax.axvline(e, color=line.get_color(), ls=":", lw=1)
-        if stable_epochs(student) < student["epochs"]:  # the final decay, not read by claim 3
-            ax.axvspan(stable_epochs(student) + 0.5, student["epochs"] + 0.5, color="0.9", lw=0)
+        if stable < student["epochs"]:  # the final decay, not read by claim 3
+            ax.axvspan(stable + 0.5, student["epochs"] + 0.5, color="0.9", lw=0)
         ax.set_title(f"{k} bits")
         ax.set_xlabel(f"epoch ({student['schedule']} lr {student['lr']:g})")
         ax.grid(alpha=0.3)
