@@ -136,10 +136,17 @@ def input_config(manifest: dict, train: TrainSet) -> dict:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed torch (model initialisation) and ask for deterministic kernels."""
+    """Seed torch (model initialisation) and ask for deterministic kernels.
+
+    The flag is set as torch.use_deterministic_algorithms(True, warn_only=True) sets it, minus
+    that function's import of torch._inductor.config, which costs 1.5 s per stage process on a
+    2-core CPU and only matters to torch.compile (unused here)."""
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    if "torch._inductor.config" in sys.modules:   # already paid for: the public call
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        torch._C._set_deterministic_algorithms(True, warn_only=True)
 
 
 def resolve_precision(cfg: TrainConfig, device: torch.device, name: str) -> TrainConfig:

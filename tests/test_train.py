@@ -2,6 +2,8 @@
 
 import csv
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -118,6 +120,16 @@ def test_same_seed_gives_identical_weights(tmp_path):
     c = new_student()
     fit(c, dth_loss, tiny_set(), CFG, seed=4, device=CPU, name="c", checkpoint_dir=None, progress=False)
     assert not torch.equal(c.state_dict()["fc.weight"], sa["fc.weight"])
+
+
+def test_seed_everything_sets_the_deterministic_flag_without_importing_inductor():
+    # A fresh interpreter: this test process may already have imported torch._inductor.
+    code = ("import sys, torch; from dth.train import seed_everything; seed_everything(3); "
+            "print(torch.are_deterministic_algorithms_enabled(), "
+            "torch.is_deterministic_algorithms_warn_only_enabled(), "
+            "'torch._inductor.config' in sys.modules, torch.initial_seed())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "False", "3"]
 
 
 def test_resume_after_interruption_gives_the_same_weights(tmp_path):
