@@ -6,9 +6,9 @@
 
 The same data (make_tiny_fashion_mnist, 300 train / 50 test images, seed 0) and params
 (tiny_params) as test_dag.py's end-to-end test. The local run is made at most once per
-pytest session and returned to every caller (tests/test_dvc_remote.py pushes it to a
-remote, tests/test_slurm.py compares the metrics of its Slurm run with it): callers must
-not change its outputs.
+pytest process (each pytest-xdist worker of `make test` is one) and returned to every
+caller (tests/test_dvc_remote.py pushes it to a remote, tests/test_slurm.py compares the
+metrics of its Slurm run with it): callers must not change its outputs.
 """
 
 from __future__ import annotations
