@@ -120,7 +120,7 @@ def test_same_seed_same_bytes_other_seed_other_split(tmp_path, fmnist):
     assert json.loads((outs[2] / "manifest.json").read_text())["split_seed"] == 4
 
 
-def test_cli_writes_the_artifact_and_overwrites_atomically(tmp_path, capsys):
+def test_cli_writes_the_artifact_and_overwrites_atomically(tmp_path, capsys, timing_log_of_the_test):
     src = make_tiny_fashion_mnist(tmp_path / "src", n_train=60, n_test=20)
     params = write_params(tmp_path / "params.yaml", root=str(src), protocol="full")
     out = tmp_path / "prepared"
@@ -133,6 +133,10 @@ def test_cli_writes_the_artifact_and_overwrites_atomically(tmp_path, capsys):
     assert cli_main(["prepare", "--params", str(params), "--out", str(out)]) == 2
     assert folder_bytes(out) == before
     assert [p.name for p in tmp_path.iterdir() if "prepared" in p.name] == ["prepared"]
+    # each `dth` run appended its timing record (dth/timing.py) to $DTH_TIMING_LOG (tests/conftest.py)
+    records = [json.loads(line) for line in timing_log_of_the_test.read_text().splitlines()]
+    assert [(r["stage"], r["status"]) for r in records] == [("prepare", 0), ("prepare", 2)]
+    assert records[0]["loop_seconds"]["prepare"] > 0 and records[0]["start"] <= records[0]["end"]
 
 
 def test_corrupted_fashion_mnist_gz_names_file_and_md5(tmp_path):
