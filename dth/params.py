@@ -103,12 +103,18 @@ _train = {
 }
 
 DATASETS = ("fashion-mnist", "cifar10", "nus-wide")
+# The compared methods' objectives (dth/baselines.py), each with its own params section below.
+BASELINES = ("ce", "dpsh", "hashnet", "dch", "greedyhash", "csq")
+# How the report and figures name every student method.
+METHOD_NAMES = {"dsh": "DSH", "dth": "DTH", "ce": "CE", "dpsh": "DPSH", "hashnet": "HashNet", "dch": "DCH",
+                "greedyhash": "GreedyHash", "csq": "CSQ"}
 LAYER_SETS = ("fc", "fc+conv", "all")
 
 SCHEMA: dict[str, Any] = {
     "seed": _int(0),
     "bits": _list(_int(1, 4096)),
     "seeds": _list(_int(0)),
+    "baselines": _list(_choice("dsh", *BASELINES)),
     "data": {
         "dataset": _choice(*DATASETS),
         "protocol": _str,  # checked against the dataset's protocols by dth.splits
@@ -119,7 +125,8 @@ SCHEMA: dict[str, Any] = {
     },
     "teacher": {"arch": _choice("resnet18", "resnet34", "resnet50"), "stem_stride": _choice(1, 2), **_train,
                 "val_queries": _int(1), "val_database": _int(1)},
-    "student": {**_train, "decay_epochs": _int(0), "val_queries": _int(1), "val_database": _int(1)},
+    "student": {**_train, "decay_epochs": _int(0), "val_queries": _int(1), "val_database": _int(1),
+                "baseline_validate_every": _int(1)},
     "dsh": {"margin_factor": _float(0.0, None, lo_open=True), "alpha": _float(0.0)},
     "distill": {
         "ce_weight": _float(0.0),
@@ -129,6 +136,12 @@ SCHEMA: dict[str, Any] = {
         "pairwise_weight": _float(0.0),
         "teacher_outputs": _choice("cache", "online"),
     },
+    "ce": {"lr": _lr},
+    "dpsh": {"eta": _float(0.0), "lr": _lr},
+    "hashnet": {"alpha_factor": _float(0.0, None, lo_open=True), "beta_step_epochs": _int(1), "lr": _lr},
+    "dch": {"gamma": _float(0.0, None, lo_open=True), "lambda": _float(0.0), "lr": _lr},
+    "greedyhash": {"alpha": _float(0.0), "lr": _lr},
+    "csq": {"lambda": _float(0.0), "centre_seed": _int(0), "lr": _lr},
     "quantize": {
         "t": _list(_float(0.0, 1.0, lo_open=True, hi_open=True)),
         "layers": _choice(*LAYER_SETS),
@@ -194,6 +207,9 @@ def check_consistency(params: dict, source: str = "params.yaml") -> dict:
             "teacher outputs exist for each train image and its horizontal flip only, so a cropped student input "
             "would be distilled towards another view's target; accepted: student.augment none or flip, or "
             "distill.teacher_outputs online (the teacher encodes every augmented batch)")
+    if "dsh" not in params["baselines"]:
+        raise ParamsError(f"{source}: 'baselines' is {params['baselines']}; accepted: a list that contains 'dsh' "
+                          "(claims 1 to 3 compare the distilled student with it)")
     s = params["student"]
     if s["decay_epochs"] > s["epochs"] - s["warmup_epochs"]:
         raise ParamsError(f"{source}: 'student.decay_epochs' is {s['decay_epochs']}, more than the "
@@ -205,6 +221,12 @@ def check_consistency(params: dict, source: str = "params.yaml") -> dict:
         raise ParamsError(f"{source}: 'quantize.compare_layers' is {q['compare_layers']!r}, the same as "
                           f"'quantize.layers'; accepted: another of {', '.join(LAYER_SETS)}")
     return params
+
+
+def student_methods(params: dict) -> list[str]:
+    """Every student method the params train, in the report's order: dsh, dth, then the
+    other methods of `baselines` in their listed order."""
+    return ["dsh", "dth"] + [m for m in params["baselines"] if m != "dsh"]
 
 
 def teacher_bits(params: dict) -> list[int]:

@@ -3,7 +3,8 @@
     dth report --results results --data data/prepared --gallery-codes codes/dth-12-s0.npz --out results
 
 Reports exactly the models that the params define (docs/artifacts.md, "Model names"):
-teacher-k for k in `bits`; dsh-k-sS and dth-k-sS for k in `bits`, S in `seeds`;
+teacher-k for k in `bits`; M-k-sS for every student method M (dsh, dth and the other
+methods of `baselines`), k in `bits`, S in `seeds`;
 ttq-L-k-tT for L = quantize.layers, T in quantize.t, and L = quantize.compare_layers,
 T = quantize.compare_t; the students' training curves for claim 3. A file
 that one of them needs and that is missing stops the report with its path and the stage
@@ -20,8 +21,9 @@ results/experiments.csv for the Attempts section) and writes:
     results/summary.json         the numbers of the tables and claims worth diffing,
                                  per method and k (means over seeds): the metrics file
                                  that `dvc exp show` / `dvc metrics diff` are best read on
-    results/REPORT.md            the five claims of the paper, each with a verdict
-                                 (holds / does not hold / inconclusive) and its numbers
+    results/REPORT.md            the paper's claims (five on distillation and ternary weights,
+                                 a sixth on the state-of-the-art methods), each with a
+                                 verdict (holds / does not hold / inconclusive) and its numbers
 No number in REPORT.md is typed by hand: each comes from those files.
 """
 
@@ -37,7 +39,7 @@ import pandas as pd
 from dth.data import load_manifest, load_split
 from dth.errors import DthError
 from dth.io import atomic_dir, write_json, write_text
-from dth.params import flat_keys, load_params
+from dth.params import METHOD_NAMES, flat_keys, load_params, student_methods
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,7 +65,7 @@ def expected_models(params: dict) -> pd.DataFrame:
     """One row per model the params define: model name, family, bits, seed, layers, t."""
     rows = [{"model": f"teacher-{k}", "family": "teacher", "bits": k} for k in params["bits"]]
     rows += [{"model": f"{m}-{k}-s{s}", "family": m, "bits": k, "seed": s}
-             for m in ("dsh", "dth") for k in params["bits"] for s in params["seeds"]]
+             for m in student_methods(params) for k in params["bits"] for s in params["seeds"]]
     q = params["quantize"]
     for layers, ts in ((q["layers"], q["t"]), (q["compare_layers"], [q["compare_t"]])):
         rows += [{"model": f"ttq-{layers}-{k}-t{t_label(t)}", "family": "ttq", "bits": k, "layers": layers,
@@ -71,6 +73,8 @@ def expected_models(params: dict) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["model", "family", "bits", "seed", "layers", "t"])
     return df.drop_duplicates("model").reset_index(drop=True)
 
+
+SWEEP_PREFIX = "lr-sweep:"  # results/experiments.csv rows of workflow/scripts/sweep_lr.py
 
 WRITERS = {"metrics": "evaluate", "ternary": "ternarize", "speed": "encode", "train": "train_*/ternarize",
            "pr": "evaluate", "pn": "evaluate"}
@@ -125,15 +129,15 @@ def write_table(df: pd.DataFrame, tables: Path, name: str, title: str, index: bo
 def method_label(row) -> str:
     if row["family"] == "teacher":
         return "Teacher"
-    if row["family"] in ("dsh", "dth"):
-        return row["family"].upper()
+    if row["family"] in METHOD_NAMES:
+        return METHOD_NAMES[row["family"]]
     return f"DTH-ternary {row['layers']} t={row['t']:g}"
 
 
 def by_method_and_bits(df: pd.DataFrame, column: str) -> pd.DataFrame:
     """method x bits table of mean ± std (in %) of `column` over seeds."""
     df = df.assign(method=df.apply(method_label, axis=1))
-    order = list(dict.fromkeys(df["method"]))  # the order of expected_models: teacher, DSH, DTH, ternary
+    order = list(dict.fromkeys(df["method"]))  # the order of expected_models: teacher, students, ternary
     table = df.groupby(["method", "bits"])[column].apply(fmt_mean_std).unstack("bits")
     table = table.reindex([m for m in order if m in table.index])
     table.columns = [f"{k} bits" for k in table.columns]
@@ -221,14 +225,27 @@ def figure_setup():
     return plt
 
 
+def compared_families(df: pd.DataFrame) -> list[str]:
+    """The compared methods of the run (params `baselines` but dsh), in the params' order."""
+    return [f for f in dict.fromkeys(df["family"]) if f not in ("teacher", "dsh", "dth", "ttq")]
+
+
+def best_compared(df: pd.DataFrame, k: int, n: int = 2) -> list[str]:
+    """The n compared methods with the highest mean mAP at k bits."""
+    sub = df[(df["bits"] == k) & df["family"].isin(compared_families(df))]
+    return list(sub.groupby("family")["map"].mean().sort_values(ascending=False).index[:n])
+
+
 def curve_figures(df: pd.DataFrame, results: Path, figures: Path, seed: int) -> list[str]:
-    """PR and P@N per k, one line per method (students: seed `seed`; ternary: smallest t)."""
+    """PR and P@N per k, one line per method (students: seed `seed`, the two best compared
+    methods at that k among them; ternary: smallest t)."""
     plt = figure_setup()
     written = []
     for k in sorted(df["bits"].unique()):
         sub = df[df["bits"] == k]
         chosen = list(sub[sub["family"] == "teacher"]["model"])
-        chosen += list(sub[sub["family"].isin(["dsh", "dth"]) & (sub["seed"] == seed)]["model"])
+        families = ["dsh", "dth", *best_compared(df, k)]
+        chosen += list(sub[sub["family"].isin(families) & (sub["seed"] == seed)]["model"])
         ttq = sub[sub["family"] == "ttq"].sort_values("t")
         for layers in ttq["layers"].unique():
             chosen.append(ttq[ttq["layers"] == layers]["model"].iloc[0])
@@ -326,6 +343,36 @@ def gallery_figure(codes_path: Path, data: Path, figures: Path, queries=(0, 1, 2
 
 # ----------------------------------------------------------------------------- claims
 
+def maps_of(df: pd.DataFrame, family: str, k: int, column: str = "map") -> np.ndarray:
+    return df[(df["family"] == family) & (df["bits"] == k)][column].to_numpy(dtype=float)
+
+
+def mean_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(mean(a) - mean(b), the standard error of that difference, sqrt(var_a / n_a + var_b / n_b)),
+    in points (x 100); a single value contributes no variance."""
+    def var_over_n(x):
+        return x.var(ddof=1) / len(x) if len(x) > 1 else 0.0
+    return 100 * float(a.mean() - b.mean()), 100 * float(np.sqrt(var_over_n(a) + var_over_n(b)))
+
+
+def beats(a: np.ndarray, b: np.ndarray) -> tuple[bool | None, float, float]:
+    """Claim 6's rule at one code length: True (holds) when mean(a) exceeds mean(b) by more than the
+    standard error of their difference, False (does not hold) when b is ahead by more than it, None
+    (a tie) otherwise; with the difference and its SE in points."""
+    diff, se = mean_difference(a, b)
+    return (True if diff > se else (False if diff < -se else None)), diff, se
+
+
+def overall(flags: list[bool | None]) -> bool | None:
+    """A claim judged at every code length: holds when it holds at each, does not hold when it
+    fails at each, inconclusive otherwise."""
+    if flags and all(f is True for f in flags):
+        return True
+    if flags and all(f is False for f in flags):
+        return False
+    return None
+
+
 def verdict(flag: bool | None) -> str:
     return {True: "**holds**", False: "**does not hold**", None: "**inconclusive**"}[flag]
 
@@ -337,22 +384,31 @@ def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, tea
     bits = list(params["bits"])
     out = ["## The paper's claims, checked", ""]
 
-    # 1. DTH vs DSH
+    # 1. DTH vs DSH (and CE: the DTH objective without the teacher)
     lines, gains, signif = [], [], []
+    has_ce = "ce" in set(df["family"])
     for k in bits:
-        d = df[(df["family"] == "dsh") & (df["bits"] == k)]["map"].to_numpy(dtype=float)
-        t = df[(df["family"] == "dth") & (df["bits"] == k)]["map"].to_numpy(dtype=float)
-        gain = 100 * (t.mean() - d.mean())
-        spread = 100 * np.sqrt((d.var(ddof=1) if len(d) > 1 else 0) + (t.var(ddof=1) if len(t) > 1 else 0))
+        d = maps_of(df, "dsh", k)
+        t = maps_of(df, "dth", k)
+        gain, spread = mean_difference(t, d)
         gains.append(gain)
         signif.append(gain > spread)
         summary["dth_gain"][str(k)] = round(gain, 4)
-        lines.append(f"| {k} | {100 * d.mean():.2f} | {100 * t.mean():.2f} | {gain:+.2f} | {spread:.2f} |")
+        row = f"| {k} | {100 * d.mean():.2f} | {100 * t.mean():.2f} | {gain:+.2f} | {spread:.2f} |"
+        if has_ce:
+            c = maps_of(df, "ce", k)
+            teacher_adds, se_ce = mean_difference(t, c)
+            summary.setdefault("dth_gain_over_ce", {})[str(k)] = round(teacher_adds, 4)
+            row += f" {100 * c.mean():.2f} | {teacher_adds:+.2f} | {se_ce:.2f} |"
+        lines.append(row)
     flag = True if all(g > 0 for g in gains) and all(signif) else (False if all(g <= 0 for g in gains) else None)
+    head = "| bits | DSH | DTH | gain (points) | SE |" + (" CE | DTH - CE (points) | SE |" if has_ce else "")
     out += [f"### 1. Distillation beats the DSH baseline (paper: about +6 points) — {verdict(flag)}", "",
-            f"{label} (%), mean of {len(seeds)} seed(s); 'spread' is the std of the difference of the means' "
-            "inputs (sqrt of the two seed variances); a gain counts when it exceeds it.", "",
-            "| bits | DSH | DTH | gain (points) | spread |", "|---|---|---|---|---|", *lines, "",
+            f"{label} (%), mean of {len(seeds)} seed(s); 'SE' is the standard error of the difference of the two "
+            "means, sqrt(var_1 / n_1 + var_2 / n_2) over seeds; a gain counts when it exceeds it."
+            + (" CE is the same student trained with DTH's cross-entropy alone, without the teacher: DTH - CE "
+               "is what the teacher's knowledge adds, DTH - DSH also counts the objective." if has_ce else ""), "",
+            head, "|---" * (head.count("|") - 1) + "|", *lines, "",
             f"Mean gain over code lengths: {np.mean(gains):+.2f} points.", ""]
 
     # 2. teacher vs student
@@ -452,10 +508,80 @@ def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, tea
     return "\n".join(out)
 
 
+def comparison_claim(df: pd.DataFrame, params: dict, summary: dict, sweep: pd.DataFrame | None) -> str:
+    """Claim 6: the distilled student against every method trained without the teacher on the same
+    network and schedule (params `baselines`), per code length by `beats`; the table marks the best of
+    them per column in bold; the learning rates chosen by the sweep (workflow/scripts/sweep_lr.py)."""
+    label, radius, bits = map_label(params), params["evaluate"]["radius"], list(params["bits"])
+    others = [m for m in ("dsh", *compared_families(df))]
+    title = "### 6. A thin distilled student outperforms the state-of-the-art methods (the paper's third claim)"
+    if len(others) < 2:
+        return "\n".join([f"{title} — {verdict(None)}", "", "Only DSH is trained without the teacher: add methods "
+                          "to params `baselines` (ce, dpsh, hashnet, dch, greedyhash, csq) to judge it.", ""])
+    flags, verdict_rows, low = [], [], []
+    summary["sota"] = {}
+    for k in bits:
+        best = max(others, key=lambda m: maps_of(df, m, k).mean())
+        flag, diff, se = beats(maps_of(df, "dth", k), maps_of(df, best, k))
+        flags.append(flag)
+        summary["sota"][str(k)] = {"best": best, "dth_minus_best": round(diff, 4), "se": round(se, 4)}
+        word = {True: "holds", False: "does not hold", None: "tie"}[flag]
+        verdict_rows.append(f"| {k} | {METHOD_NAMES[best]} | {100 * maps_of(df, best, k).mean():.2f} | "
+                            f"{100 * maps_of(df, 'dth', k).mean():.2f} | {diff:+.2f} | {se:.2f} | {word} |")
+        dsh_mean = maps_of(df, "dsh", k).mean()
+        low += [f"{METHOD_NAMES[m]} at {k} bits ({100 * (maps_of(df, m, k).mean() - dsh_mean):+.2f})"
+                for m in compared_families(df) if maps_of(df, m, k).mean() < dsh_mean - 0.03]
+
+    def table(column: str) -> str:
+        rows = []
+        for m in ["dth", *others]:
+            cells = []
+            for k in bits:
+                v = maps_of(df, m, k, column)
+                best = max(others, key=lambda o: maps_of(df, o, k, column).mean())
+                text = fmt_mean_std(pd.Series(v))
+                cells.append(f"**{text}**" if m == best else text)
+            rows.append(f"| {METHOD_NAMES[m]}{' (distilled)' if m == 'dth' else ''} | " + " | ".join(cells) + " |")
+        return "\n".join(["| method | " + " | ".join(f"{k} bits" for k in bits) + " |",
+                          "|---" * (len(bits) + 1) + "|", *rows])
+
+    lr = {m: (params[m]["lr"] if m in params and "lr" in params[m] else params["student"]["lr"]) for m in others}
+    out = [f"{title} — {verdict(overall(flags))}", "",
+           f"Every method trained on the student network with the same schedule ({params['student']['epochs']} "
+           f"epochs, {params['student']['optimizer']}, augment {params['student']['augment']}, seeds "
+           f"{params['seeds']}) but its own peak learning rate ("
+           + ", ".join(f"{METHOD_NAMES[m]} {lr[m]:g}" for m in others) + "), without the teacher; DTH is the "
+           f"distilled student. {label} (%), mean ± std over seeds; bold: the best method trained without the "
+           "teacher in that column.", "", table("map"), "",
+           f"Precision within Hamming radius {radius} (%):", "", table("precision_radius"), "",
+           "Verdict per code length: holds where DTH's mean exceeds the best other method's by more than the "
+           "standard error of their difference (SE, over seeds), does not hold where that method is ahead by "
+           "more than it, a tie otherwise; the claim holds when it holds at every k.", "",
+           "| bits | best other method | its mAP (%) | DTH mAP (%) | DTH - best (points) | SE | verdict |",
+           "|---|---|---|---|---|---|---|", *verdict_rows, ""]
+    out += [("Compared methods more than 3 points below DSH at the same k: " + "; ".join(low) + ".") if low else
+            "No compared method is more than 3 points below DSH at any k.", ""]
+    if sweep is not None and len(sweep):
+        sw = sweep.copy()
+        sw["validation mAP (%)"] = (100 * pd.to_numeric(sw["validation_map"])).round(2)
+        pivot = sw.pivot_table(index=["method", "lr"], columns="bits", values="validation mAP (%)")
+        pivot.columns = [f"{int(c)} bits" for c in pivot.columns]
+        pivot["mean"] = pivot.mean(axis=1).round(2)
+        pivot = pivot.reset_index()
+        pivot["used"] = [("yes" if m in lr and np.isclose(r, lr[m]) else "") for m, r in zip(pivot["method"], pivot["lr"])]
+        out += ["Learning rates: for each method, a sweep at seed 0 on a validation split of the training images "
+                "(held-out training images as queries against the other training images, which the student trains "
+                "on; never the query set), recorded in results/experiments.csv (rows `lr-sweep:*`, each with the "
+                "command that reproduces it); the rate used is the one with the highest validation mAP averaged "
+                "over the code lengths swept.", "", pivot.to_markdown(index=False), ""]
+    return "\n".join(out)
+
+
 def attempts_section(path: Path, summary: dict) -> str:
     """The recorded attempts (results/experiments.csv) beside this run's own numbers: teacher accuracy
     and mean mAP per method and k (%), and claim 3's epochs; for `doubled-epochs`, the verdict."""
     runs = pd.read_csv(path, dtype={"name": str, "set": str, "about": str})
+    runs = runs[~runs["name"].str.startswith(SWEEP_PREFIX)].dropna(axis=1, how="all")  # claim 6 shows the sweep
     flat = flat_keys(summary)  # the CSV's column names: attempts.py flattens each summary.json alike
     this = {"name": "this run", "set": "(params.yaml)",
             **{key: flat.get(key, np.nan) for key in runs.columns if key not in ("name", "set", "about")}}
@@ -490,11 +616,11 @@ def attempts_section(path: Path, summary: dict) -> str:
 
 # ----------------------------------------------------------------------------- summary
 
-def summary_of(df: pd.DataFrame, teacher: dict) -> dict:
+def summary_of(df: pd.DataFrame, teacher: dict, families: list[str]) -> dict:
     """The numbers worth diffing, per method and k (means over seeds); keys carry no param values
     but the code lengths, and the experiments' column names stay the same when other params change."""
     out: dict = {"teacher_accuracy": round(teacher["accuracy"], 6)}
-    for fam in ("teacher", "dsh", "dth"):
+    for fam in ("teacher", *families):
         sub = df[df["family"] == fam].groupby("bits")
         out[f"{fam}_map"] = {str(int(k)): round(float(v), 6) for k, v in sub["map"].mean().items()}
         out[f"{fam}_precision_radius"] = {str(int(k)): round(float(v), 6)
@@ -513,14 +639,19 @@ def main(args) -> int:
     ttq = df[df["family"] == "ttq"]["model"]
     ternary = {name: read_json(results / "ternary" / f"{name}.json", "ternary") for name in ttq}
     speed = {name: read_json(results / "speed" / f"{name}.json", "speed")
-             for name in ["teacher", *df[df["family"].isin(["dsh", "dth", "ttq"])]["model"]]}
+             for name in ["teacher", *df[df["family"].isin([*student_methods(params), "ttq"])]["model"]]}
     teacher = read_json(results / "metrics" / "teacher.json", "metrics")
     runs = convergence_runs(results, params)
 
     full = df[(df["family"] == "dth") & (df["seed"] == seed)].set_index("bits")["map"].to_dict()
     tern = ternary_table(df, ternary, full)
-    summary = summary_of(df, teacher)
+    summary = summary_of(df, teacher, student_methods(params))
     claim_text = claims(df, results, tern, speed, teacher, runs, params, summary)
+    sweep = None
+    if args.attempts:
+        recorded = pd.read_csv(args.attempts, dtype={"name": str})
+        sweep = recorded[recorded["name"].str.startswith(SWEEP_PREFIX)]
+    claim_text += "\n" + comparison_claim(df, params, summary, sweep)
 
     label, radius = map_label(params), params["evaluate"]["radius"]
     sections = []

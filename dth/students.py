@@ -7,11 +7,14 @@ behind the train-student stage.
                         name="dth-12-s0", curve="results/plots/train/dth-12-s0.csv")
     run.model, run.config, run.rows, run.meta     # trained model (eval mode, CPU), constructor kwargs, curve, metadata
 
-Objectives (dth.losses.student_objective):
+Objectives (dth.losses.student_objective, dth.baselines.baseline_loss):
 - dsh: the DSH pairwise loss alone, no teacher (the classifier head stays untrained,
   so the curve's accuracy columns are empty).
 - dth: ce_weight * cross-entropy + weight * distillation of the frozen teacher's hash
   layer of the same k (+ pairwise_weight * DSH when non-zero).
+- ce, dpsh, hashnet, dch, greedyhash, csq: the compared methods (dth/baselines.py), no
+  teacher, each with its own learning rate params[method].lr; they validate every
+  student.baseline_validate_every epochs (only DSH's and DTH's curves judge claim 3).
 Distillation targets are always the teacher on the very image the student sees:
 with distill.teacher_outputs: cache they come from the teacher stage's outputs on
 each train image and on its horizontal flip (so student.augment may be none or flip);
@@ -20,6 +23,7 @@ with online the teacher encodes each augmented batch (any augment, far slower on
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +33,15 @@ import torch
 from dth.data import load_manifest
 from dth.errors import DthError
 from dth.hardware import describe
+from dth.baselines import BASELINES, baseline_loss, hash_centres
 from dth.io import sha256_file
 from dth.losses import is_multi_label, student_objective, top1_accuracy
 from dth.models import Student, load_model
 from dth.timing import loop_timer
 from dth.train import (TrainConfig, Validation, fingerprint, fit, input_config, load_cached_teacher_outputs,
                        load_train_set, resolve_precision, seed_everything)
+
+METHODS = ("dsh", "dth") + BASELINES  # every student objective; dth alone needs the teacher
 
 
 @dataclass
@@ -48,9 +55,10 @@ class StudentRun:
 def train_student(params: dict, method: str, bits: int, *, seed: int, data: str | Path, device: torch.device,
                   name: str, curve: str | Path | None, teacher: str | Path | None = None,
                   teacher_outputs: str | Path | None = None, checkpoints: str | Path | None = "checkpoints",
-                  progress: bool = True) -> StudentRun:
+                  validate_every: int | None = None, progress: bool = True) -> StudentRun:
     """Train the student of `method` with `bits` bits on params `student`, validating after
-    every epoch on its first student.val_queries query images against the first
+    every epoch (the compared methods: every student.baseline_validate_every; `validate_every`
+    overrides both) on its first student.val_queries query images against the first
     student.val_database database images (the curve claim 3 is judged on). Resumes from
     `checkpoints`."""
     section = params["student"]
@@ -62,6 +70,20 @@ def train_student(params: dict, method: str, bits: int, *, seed: int, data: str 
     config = dict(bits=bits, **input_config(manifest, train))
     cfg = resolve_precision(TrainConfig.from_section(section), device, name)  # amp auto -> bf16 or fp32, logged
     distill = params["distill"]
+    if method not in METHODS:
+        raise DthError(f"--method {method}: accepted: {', '.join(METHODS)}")
+    baseline = method in BASELINES
+    method_params = params[method] if baseline else {}
+    if validate_every is None:
+        validate_every = section["baseline_validate_every"] if baseline else 1
+    if baseline:  # the method's own learning rate (chosen by its sweep, docs/baselines.md)
+        cfg = dataclasses.replace(cfg, lr=method_params["lr"])
+    centres, centre_meta = None, {}
+    if method == "csq":
+        centres, min_distance = hash_centres(config["num_classes"], bits, method_params["centre_seed"])
+        centres = centres.to(device)
+        centre_meta = {"csq_centres_min_distance": min_distance}
+    epoch_now = [0]  # HashNet's continuation reads the epoch
 
     online, teacher_sha = None, None
     if method == "dth":
@@ -86,24 +108,33 @@ def train_student(params: dict, method: str, bits: int, *, seed: int, data: str 
         if online is not None:
             with torch.no_grad():
                 teacher_h = online.hash(x, bits)
-        loss = student_objective(method, hs, logits, y, teacher_h, params, multi_label)
-        acc = top1_accuracy(logits.detach(), y) if method == "dth" else None
+        if baseline:
+            loss = baseline_loss(method, hs, logits, y, params, multi_label=multi_label, epoch=epoch_now[0],
+                                 classifier_weight=m.classifier.weight, centres=centres)
+        else:
+            loss = student_objective(method, hs, logits, y, teacher_h, params, multi_label)
+        acc = top1_accuracy(logits.detach(), y) if method in ("dth", "ce") else None
         return loss, acc
+
+    def on_epoch(epoch):
+        epoch_now[0] = epoch
 
     n_query, n_database = section["val_queries"], section["val_database"]
     val = Validation.from_prepared(data, n_query, n_database, lambda m, x: {bits: m(x)},
-                                   accuracy=(method == "dth"), amp=cfg.amp)
+                                   accuracy=(method in ("dth", "ce")), amp=cfg.amp)
     run_id = fingerprint({"config": config, "student": section, "dsh": params["dsh"], "distill": distill,
                           "method": method, "teacher": teacher_sha, "manifest": manifest,
-                          "validation": [n_query, n_database]})
+                          "validation": [n_query, n_database], "method_params": method_params})
     seed_everything(seed)
     model = Student(**config)
     start = time.perf_counter()
     with loop_timer("train"):
         rows = fit(model, step_loss, train, cfg, seed=seed, device=device, name=name, run_id=run_id,
-                   checkpoint_dir=checkpoints, curve=curve, validate=val, progress=progress)
+                   checkpoint_dir=checkpoints, curve=curve, validate=val, validate_every=validate_every,
+                   on_epoch=on_epoch, progress=progress)
     meta = {"method": method, "bits": bits, "seed": seed,
-            "params": {"student": section, "dsh": params["dsh"], "distill": distill},
+            "params": {"student": section, "dsh": params["dsh"], "distill": distill,
+                       **({method: method_params} if baseline else {})}, "lr": cfg.lr, **centre_meta,
             "teacher_sha256": teacher_sha, "dataset": manifest.get("dataset"), "protocol": manifest.get("protocol"),
             "multi_label": multi_label, "final": rows[-1], "train_seconds": time.perf_counter() - start,
             "device": device.type, "amp": cfg.amp, "hardware": describe(device)}

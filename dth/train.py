@@ -323,8 +323,8 @@ def _load_resume(path: Path, run_id: str) -> dict | None:
 def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: TrainConfig, *,
         seed: int, device: torch.device, name: str, run_id: str = "",
         checkpoint_dir: str | Path | None = "checkpoints", curve: str | Path | None = None,
-        validate: Validation | None = None, param_groups: list[dict] | None = None,
-        progress: bool = True) -> list[dict]:
+        validate: Validation | None = None, validate_every: int = 1, param_groups: list[dict] | None = None,
+        on_epoch: Callable[[int], None] | None = None, progress: bool = True) -> list[dict]:
     """Train `model` in place for cfg.epochs epochs; return the curve rows.
 
     step_loss(model, x, y, extras) -> (loss tensor, train accuracy float or None), with x
@@ -334,6 +334,10 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
     its own "lr" and "weight_decay". run_id: a fingerprint of everything that defines
     the run (see `fingerprint`); a checkpoint is resumed only when it matches.
     checkpoint_dir None: no checkpoints, no resume.
+    validate_every: run `validate` after every N-th epoch and after the last one (the curve's
+    val columns are empty in between). on_epoch(epoch): called with the 0-based epoch before
+    its first step, resumed runs included (objectives whose shape changes with training, such
+    as HashNet's continuation, read the epoch there).
     """
     if cfg.augment == "crop+flip" and train.flip_extras:
         raise DthError(f"{name}: augment crop+flip, but the per-image targets {sorted(train.flip_extras)} were "
@@ -372,6 +376,8 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
     t0 = time.perf_counter() - elapsed
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
+        if on_epoch is not None:
+            on_epoch(epoch)
         order = torch.randperm(n, generator=generator).to(device)
         loss_sum, acc_sum, acc_count = 0.0, 0.0, 0
         for i in range(steps_per_epoch):
@@ -406,7 +412,7 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
         row = {"epoch": epoch + 1, "step": step, "loss": loss_sum / max(1, steps_per_epoch),
                "train_acc": acc_sum / acc_count if acc_count else None,
                "val_acc": None, "val_map": None, "lr": optimizer.param_groups[0]["lr"]}
-        if validate is not None:
+        if validate is not None and ((epoch + 1) % validate_every == 0 or epoch + 1 == cfg.epochs):
             model.eval()
             row.update(validate(model, device))
         row["seconds"] = time.perf_counter() - t0

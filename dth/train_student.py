@@ -1,4 +1,5 @@
-"""Train one DSH student of k bits: the baseline (dsh) or distilled from the teacher (dth).
+"""Train one DSH student of k bits: distilled from the teacher (dth), or without it with the
+DSH loss (dsh) or a compared method's objective (ce, dpsh, hashnet, dch, greedyhash, csq).
 
     dth train-student --bits 12 --method dsh --seed 0 --data data/prepared \\
         --out models/dsh-12-s0.pt --curve results/plots/train/dsh-12-s0.csv
@@ -11,6 +12,8 @@ Reads params.yaml `student` (epochs, optimizer, lr, schedule, augment, ...), `ds
   so the curve's accuracy columns are empty).
 - dth: ce_weight * cross-entropy + weight * distillation of the frozen teacher's hash
   layer of the same k (+ pairwise_weight * DSH when non-zero).
+- ce, dpsh, hashnet, dch, greedyhash, csq: dth/baselines.py, weights and learning rate
+  from the method's own params.yaml section.
 The distillation target is the teacher on the very view the student sees: with
 distill.teacher_outputs: cache, --teacher-outputs holds the teacher on every train
 image and on its horizontal flip (the fast choice on a CPU; student.augment none or
@@ -24,16 +27,16 @@ import argparse
 from pathlib import Path
 
 from dth.hardware import resolve_device
-from dth.losses import METHODS
 from dth.models import save_model
 from dth.params import load_params
-from dth.students import train_student
+from dth.students import METHODS, train_student
 from dth.train import remove_checkpoint
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bits", type=int, required=True, help="code length k (one of params `bits`)")
-    p.add_argument("--method", required=True, choices=METHODS, help="dsh: baseline; dth: distilled from the teacher")
+    p.add_argument("--method", required=True, choices=METHODS, help="dth: distilled from the teacher; dsh and the compared methods "
+                   "(dth/baselines.py): trained without it")
     p.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
     p.add_argument("--data", default="data/prepared", help="prepared data folder (default: %(default)s)")
     p.add_argument("--teacher", default="models/teacher.pt", help="teacher checkpoint, method dth (default: %(default)s)")

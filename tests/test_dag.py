@@ -89,6 +89,7 @@ def tiny_params(data_root: Path) -> dict:
     # one code length: each job costs seconds of start-up, most of all under Slurm (tests/test_slurm.py);
     # several code lengths (one teacher head each) are run by tests/test_train.py's stages
     p.update(bits=[8], seeds=[0], seed=0)
+    p["baselines"] = ["dsh", "greedyhash"]  # one compared method: the stage family, claim 6 and its figures
     p["data"].update(dataset="fashion-mnist", protocol="full", root=str(data_root))
     for section in ("teacher", "student"):
         p[section].update(epochs=1, batch_size=32, warmup_epochs=0)
@@ -127,7 +128,8 @@ def test_tiny_pipeline_under_dvc_and_snakemake(tiny_runs):
     produced = artifacts(by_dvc)
     assert produced == artifacts(by_smk)
     assert "results/REPORT.md" in produced
-    for name in ("teacher-8", "dsh-8-s0", "dth-8-s0", "ttq-fc-8-t0.1", "ttq-fc+conv-8-t0.1", "teacher"):
+    for name in ("teacher-8", "dsh-8-s0", "dth-8-s0", "greedyhash-8-s0", "ttq-fc-8-t0.1", "ttq-fc+conv-8-t0.1",
+                 "teacher"):
         assert f"results/metrics/{name}.json" in produced
     assert {"results/plots/train/dsh-8-s0.csv", "results/plots/train/dth-8-s0.csv",
             "results/summary.json", "results/figures/convergence.png"} <= produced
@@ -146,7 +148,8 @@ CHANGES = [
     ("bits", [8, 12]), ("seeds", [0, 1]), ("seed", None), ("data.split_seed", 1), ("teacher.lr", 0.01),
     ("student.lr", 0.002), ("dsh.alpha", 0.02), ("distill.weight", 2.0), ("quantize.t", [0.1, 0.2]),
     ("quantize.epochs", 2), ("convergence.share", 0.9), ("encode.batch_size", 512), ("evaluate.radius", 3),
-    ("search.topk", 5),
+    ("search.topk", 5), ("baselines", ["dsh", "greedyhash", "ce"]), ("greedyhash.alpha", 0.2),
+    ("student.baseline_validate_every", 1),
 ]
 
 
@@ -223,6 +226,12 @@ def test_dvc_and_snakemake_plan_the_same_reruns_after_a_params_change(tiny_runs)
                                                            for c in new_t if c.startswith("dth ternarize"))
     assert not any(c.startswith(("dth train", "dth prepare")) for c in plans["evaluate.radius"][0])
     assert any(c.startswith("dth prepare") for c in plans["data.split_seed"][0])
+    # a method added to `baselines`, or one method's weight changed, reruns that method's own stages
+    # and the report, nothing else
+    for key, method in (("baselines", "ce"), ("greedyhash.alpha", "greedyhash")):
+        plan = plans[key][0]
+        assert plan and all(f"{method}-8-s0" in c or c.startswith("dth report") for c in plan), (key, plan)
+        assert {c.split()[1] for c in plan} == {"train-student", "encode", "evaluate", "report"}, (key, plan)
 
 
 @pytest.mark.slow
@@ -248,6 +257,7 @@ def test_a_preset_reruns_everything_from_prepare_under_both_tools(tiny_runs):
 # another valid value (the values are chosen to fit together and the tiny data).
 CANDIDATES = {
     "seed": [1, 0], "bits": [[12], [8]], "seeds": [[1], [0]],
+    "baselines": [["dsh", "csq"], ["dsh", "greedyhash"]],  # csq at 12 bits: the random-centre branch
     "data.root": None,  # set by the test: a copy of the tiny data in another folder
     "data.download": [True, False], "data.image_size": [32, 64], "data.split_seed": [1, 0],
     "teacher.arch": ["resnet34", "resnet18"], "teacher.stem_stride": [1, 2], "teacher.epochs": [2, 1],
@@ -260,6 +270,12 @@ CANDIDATES = {
     "student.warmup_epochs": [1, 0], "student.decay_epochs": [1, 0], "student.amp": ["none", "bf16"],
     "student.augment": ["crop+flip", "none"],  # crop+flip: valid with teacher_outputs online (below)
     "student.crop_pad": [2, 3], "student.val_queries": [10, 20], "student.val_database": [50, 100],
+    "student.baseline_validate_every": [2, 5],
+    "ce.lr": [0.01, 0.005], "dpsh.eta": [0.2, 0.1], "dpsh.lr": [0.01, 0.005],
+    "hashnet.alpha_factor": [5.0, 10.0], "hashnet.beta_step_epochs": [1, 10], "hashnet.lr": [0.01, 0.005],
+    "dch.gamma": [10.0, 20.0], "dch.lambda": [0.2, 0.1], "dch.lr": [0.01, 0.005],
+    "greedyhash.alpha": [0.2, 0.1], "greedyhash.lr": [0.01, 0.005],
+    "csq.lambda": [1e-3, 1e-4], "csq.centre_seed": [1, 0], "csq.lr": [0.01, 0.005],
     "dsh.margin_factor": [1.5, 2.0], "dsh.alpha": [0.02, 0.01],
     "distill.ce_weight": [0.5, 1.0], "distill.weight": [2.0, 1.0], "distill.temperature": [2.0, 1.0],
     "distill.loss": ["mse", "bce"], "distill.pairwise_weight": [0.1, 0.0], "distill.teacher_outputs": ["online", "cache"],

@@ -45,7 +45,7 @@ def expected_models_and_codes(params: dict) -> set[str]:
     bits, seeds, q = params["bits"], params["seeds"], params["quantize"]
     ternary = [f"ttq-{q['layers']}-{k}-t{t}" for k in bits for t in q["t"]] + \
               [f"ttq-{q['compare_layers']}-{k}-t{q['compare_t']}" for k in bits]
-    students = [f"{m}-{k}-s{s}" for m in ("dsh", "dth") for k in bits for s in seeds]
+    students = [f"{m}-{k}-s{s}" for m in ["dth", *params["baselines"]] for k in bits for s in seeds]
     return ({"models/teacher.pt", "models/teacher-train-hash.npz"}
             | {f"models/{n}.pt" for n in students}
             | {f"models/{n}.{ext}" for n in ternary for ext in ("pt", "npz")}
@@ -60,7 +60,7 @@ def test_artifacts_shared_through_a_dvc_remote(tmp_path, tmp_path_factory):
     # what a reader of the README would pull: the prepared data, every model, every codes file
     assert any(p.startswith("data/prepared/") for p in produced)
     expected = expected_models_and_codes(yaml.safe_load((work / "params.yaml").read_text()))
-    assert len(expected) == 13  # 8 models (2 ternary as .pt and packed .npz), 5 codes files
+    assert len(expected) == 15  # 9 models (2 ternary as .pt and packed .npz), 6 codes files
     assert {p for p in produced if p.startswith(("models/", "codes/"))} == expected
 
     # the run, committed (dvc.lock, params, the uncached results), then pushed to a folder remote

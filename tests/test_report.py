@@ -50,3 +50,86 @@ def test_the_doubled_epochs_attempt_doubles_every_epoch_count_of_params_yaml():
     sets = dict(kv.split("=", 1) for kv in doubled["set"])
     assert sets == {f"{section}.epochs": str(2 * params[section]["epochs"])
                     for section in ("teacher", "student", "quantize")}
+
+
+# ----------------------------------------------------------------------------- claim 1 and claim 6 rules
+
+def test_mean_difference_is_the_standard_error_of_a_difference_of_two_means():
+    import numpy as np
+    from dth.report import mean_difference
+    a, b = np.array([0.80, 0.82, 0.84]), np.array([0.70, 0.71, 0.75])
+    diff, se = mean_difference(a, b)
+    assert diff == pytest.approx(100 * (a.mean() - b.mean()))
+    assert se == pytest.approx(100 * np.sqrt(a.var(ddof=1) / 3 + b.var(ddof=1) / 3))
+    assert mean_difference(np.array([0.8]), np.array([0.7]))[1] == 0.0  # one seed: no spread
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    ([0.80, 0.81, 0.82], [0.70, 0.71, 0.72], True),      # ahead by far more than the SE
+    ([0.70, 0.71, 0.72], [0.80, 0.81, 0.82], False),     # behind by far more than it
+    ([0.70, 0.80, 0.75], [0.74, 0.76, 0.74], None),      # within it: a tie
+])
+def test_beats_holds_fails_or_ties_by_the_standard_error(a, b, expected):
+    import numpy as np
+    from dth.report import beats
+    assert beats(np.array(a), np.array(b))[0] is expected
+
+
+@pytest.mark.parametrize("flags, expected", [([True, True], True), ([False, False], False),
+                                             ([True, None], None), ([True, False], None), ([], None)])
+def test_a_claim_over_code_lengths_holds_only_at_every_one(flags, expected):
+    from dth.report import overall
+    assert overall(flags) is expected
+
+
+def claim6_frame(dth, others):
+    rows = []
+    for family, by_k in {"dth": dth, **others}.items():
+        for k, values in by_k.items():
+            rows += [{"model": f"{family}-{k}-s{s}", "family": family, "bits": k, "seed": s, "map": v,
+                      "precision_radius": v - 0.01} for s, v in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def claim6_params():
+    return {"bits": [12, 48], "seeds": [0, 1, 2], "evaluate": {"topk": None, "radius": 2},
+            "student": {"epochs": 40, "optimizer": "adam", "augment": "flip", "lr": 0.005},
+            "csq": {"lr": 0.002}, "ce": {"lr": 0.005}}
+
+
+def test_claim6_verdict_per_code_length_and_the_best_other_method_in_bold():
+    from dth.report import comparison_claim
+    df = claim6_frame({12: [0.82, 0.83, 0.84], 48: [0.80, 0.80, 0.81]},
+                      {"dsh": {12: [0.78, 0.79, 0.80], 48: [0.79, 0.80, 0.79]},
+                       "csq": {12: [0.79, 0.80, 0.80], 48: [0.84, 0.85, 0.86]},
+                       "ce": {12: [0.70, 0.71, 0.72], 48: [0.78, 0.79, 0.80]}})
+    summary = {}
+    text = comparison_claim(df, claim6_params(), summary, None)
+    assert "**inconclusive**" in text.splitlines()[0]  # holds at 12 bits, not at 48: not at every k
+    assert "| 12 | CSQ | 79.67 |" in text and "| holds |" in text
+    assert "| 48 | CSQ | 85.00 |" in text and "| does not hold |" in text
+    assert summary["sota"]["12"]["best"] == "csq" and summary["sota"]["48"]["dth_minus_best"] < 0
+    assert "**85.00 ± 1.00**" in text   # CSQ, best at 48 bits, in bold; DTH is never bold
+    assert "**82.00" not in text
+    assert "CE at 12 bits (-8.00)" in text  # more than 3 points below DSH: named
+    assert "CSQ 0.002" in text and "DSH 0.005" in text  # each method's own learning rate
+
+
+def test_claim6_holds_when_the_distilled_student_wins_at_every_code_length():
+    from dth.report import comparison_claim
+    df = claim6_frame({12: [0.85, 0.86, 0.87], 48: [0.88, 0.88, 0.89]},
+                      {"dsh": {12: [0.78, 0.79, 0.80], 48: [0.79, 0.80, 0.79]},
+                       "csq": {12: [0.79, 0.80, 0.80], 48: [0.80, 0.81, 0.80]}})
+    text = comparison_claim(df, claim6_params(), {}, None)
+    assert "**holds**" in text.splitlines()[0] and "No compared method is more than 3 points below DSH" in text
+
+
+def test_claim6_shows_the_learning_rate_sweep_and_marks_the_rate_used():
+    from dth.report import comparison_claim
+    df = claim6_frame({12: [0.85], 48: [0.88]}, {"dsh": {12: [0.78], 48: [0.79]}, "csq": {12: [0.79], 48: [0.8]}})
+    sweep = pd.DataFrame([{"name": f"lr-sweep:csq-{k}-lr{lr:g}", "method": "csq", "bits": k, "lr": lr,
+                           "validation_map": v} for k, lr, v in
+                          [(12, 0.002, 0.7), (48, 0.002, 0.72), (12, 0.005, 0.69), (48, 0.005, 0.70)]])
+    text = comparison_claim(df, claim6_params(), {}, sweep)
+    rows = [" ".join(line.split()) for line in text.splitlines()]
+    assert "| csq | 0.002 | 70 | 72 | 71 | yes |" in rows and "| csq | 0.005 | 69 | 70 | 69.5 | |" in rows

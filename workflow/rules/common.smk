@@ -53,6 +53,12 @@ def stage_params(stage):
     return values
 
 
+def baseline_params(wildcards):
+    """The params of DVC stage train_student for method `method`: `student` and the method's
+    own section (dvc.yaml declares `${item.method}`)."""
+    return {"student": _canonical(config["student"]), wildcards.method: _canonical(config[wildcards.method])}
+
+
 def codes_of(wildcards):
     """The codes file (or the teacher's codes folder) that evaluating model `name` reads."""
     return "codes/teacher" if wildcards.name.startswith("teacher-") else f"codes/{wildcards.name}.npz"
@@ -75,7 +81,9 @@ SEED = config["seed"]  # the seed whose DTH students are ternarised
 Q = config["quantize"]
 LAYERS, COMPARE_LAYERS, COMPARE_T = Q["layers"], Q["compare_layers"], Q["compare_t"]
 
-STUDENTS = expand("{method}-{bits}-s{seed}", method=["dsh", "dth"], bits=BITS, seed=SEEDS)
+BASELINES = config["baselines"]  # students trained without the teacher (dsh and the compared methods)
+BASELINES_PATTERN = "|".join(BASELINES)
+STUDENTS = expand("{method}-{bits}-s{seed}", method=["dth"] + BASELINES, bits=BITS, seed=SEEDS)
 TERNARY = expand("ttq-{layers}-{bits}-t{t}", layers=LAYERS, bits=BITS, t=Q["t"]) + expand(
     "ttq-{layers}-{bits}-t{t}", layers=COMPARE_LAYERS, bits=BITS, t=COMPARE_T
 )
@@ -84,7 +92,7 @@ MODELS = TEACHERS + STUDENTS + TERNARY  # every model that is encoded and evalua
 
 
 wildcard_constraints:
-    method="dsh|dth",
+    method="|".join(["dth"] + BASELINES),
     bits=r"\d+",
     seed=r"\d+",
     layers=r"fc|fc\+conv|all",

@@ -13,6 +13,8 @@ rule report:
         f"codes/dth-{BITS[0]}-s{SEED}.npz",
         "results/experiments.csv",
         "dth/report.py",
+        "dth/gallery.py",
+        "dth/hamming.py",
     output:
         tables=directory("results/tables"),
         figures=directory("results/figures"),

@@ -1,9 +1,10 @@
 # Stages 2 and 3: the teacher (dth/train_teacher.py) and the students (dth/train_student.py).
-# The DSH baseline needs no teacher: its jobs neither wait for it nor rerun when it changes.
+# DSH and the compared methods (params `baselines`) need no teacher: their jobs neither wait
+# for it nor rerun when it changes; each reruns when `student` or its own section changes.
 # Training jobs take every core: one at a time, as under `dvc repro`, so both give the
 # same weights.
 
-STUDENT_CODE = ["dth/students.py", "dth/train.py", "dth/losses.py", "dth/models.py"]
+STUDENT_CODE = ["dth/students.py", "dth/baselines.py", "dth/train.py", "dth/losses.py", "dth/models.py"]
 TEACHER_OUTPUTS = ["models/teacher.pt", "models/teacher-train-hash.npz"]
 
 
@@ -32,23 +33,26 @@ rule train_teacher:
         " --curve {output.curve} --metrics {output.metrics} 2> {log}"
 
 
-rule train_student_dsh:
+rule train_student:
     input:
         "data/prepared",
         "dth/train_student.py",
         STUDENT_CODE,
     output:
-        model="models/dsh-{bits}-s{seed}.pt",
-        curve="results/plots/train/dsh-{bits}-s{seed}.csv",
+        model="models/{method}-{bits}-s{seed}.pt",
+        curve="results/plots/train/{method}-{bits}-s{seed}.csv",
+    wildcard_constraints:
+        method=BASELINES_PATTERN,
     params:
-        **stage_params("train_student_dsh"),
+        declared=baseline_params,
+        file=PARAMS,
     log:
-        "logs/train_student/dsh-{bits}-s{seed}.log",
+        "logs/train_student/{method}-{bits}-s{seed}.log",
     benchmark:
-        "benchmarks/train_student/dsh-{bits}-s{seed}.tsv"
+        "benchmarks/train_student/{method}-{bits}-s{seed}.tsv"
     threads: workflow.cores
     shell:
-        "dth train-student --params {params.file} --bits {wildcards.bits} --method dsh"
+        "dth train-student --params {params.file} --bits {wildcards.bits} --method {wildcards.method}"
         " --seed {wildcards.seed} --data data/prepared"
         " --out {output.model} --curve {output.curve} 2> {log}"
 

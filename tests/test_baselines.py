@@ -1,0 +1,235 @@
+"""The compared methods' losses (dth/baselines.py) against direct transcriptions of their
+formulas (loops over pairs), and the traps public ports fell into: CSQ's centres at 12/24/48
+bits, GreedyHash's classifier trained, no division by zero in the balance weights, fp32
+losses under bf16 autocast, stable softplus; every method trains through the stage."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+
+from dth.baselines import (BASELINES, baseline_loss, csq_loss, csq_targets, dch_loss, dpsh_loss, greedy_sign,
+                           greedyhash_loss, hash_centres, hashnet_beta, hashnet_loss)
+from dth.models import Student
+
+PARAMS = yaml.safe_load(open(__file__.rsplit("/tests/", 1)[0] + "/params.yaml"))
+
+
+def batch(n=7, k=6, classes=3, seed=0, multi=False):
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(n, k, generator=g, dtype=torch.float64) * 1.5
+    if multi:
+        labels = (torch.rand(n, classes, generator=g) < 0.4).float()
+        labels[labels.sum(1) == 0, 0] = 1.0
+    else:
+        labels = F.one_hot(torch.arange(n) % classes, classes).float()
+    return u, labels
+
+
+def pairs(labels):
+    n = len(labels)
+    return [(i, j, float((labels[i] * labels[j]).sum() > 0)) for i in range(n) for j in range(n) if i != j]
+
+
+def balance(labels):
+    ps = pairs(labels)
+    n1 = sum(s for _, _, s in ps)
+    n0 = len(ps) - n1
+    return {(i, j): (len(ps) / n1 if s else len(ps) / n0) for i, j, s in ps}
+
+
+def softplus(x):
+    return math.log1p(math.exp(x))
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_dpsh_matches_its_formula(multi):
+    u, y = batch(multi=multi)
+    eta = 0.3
+    terms = []
+    for i, j, s in pairs(y):
+        theta = 0.5 * float(u[i] @ u[j])
+        terms.append(softplus(theta) - s * theta)
+    quant = float(((u - u.sign()) ** 2).mean())
+    assert float(dpsh_loss(u, y, eta)) == pytest.approx(np.mean(terms) + eta * quant, rel=1e-5)
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_hashnet_matches_its_formula_with_balance_weights(multi):
+    u, y = batch(multi=multi)
+    k, beta, af = u.shape[1], 1.7, 10.0
+    h = torch.tanh(beta * u)
+    w = balance(y)
+    total = 0.0
+    for i, j, s in pairs(y):
+        theta = af / k * float(h[i] @ h[j])
+        total += w[i, j] * (softplus(theta) - s * theta)
+    expected = total / len(pairs(y))
+    assert float(hashnet_loss(u, y, af, beta)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_hashnet_continuation_raises_beta_by_steps():
+    assert [hashnet_beta(e, 10) for e in (0, 9, 10, 25, 39)] == pytest.approx(
+        [1.0, 1.0, math.sqrt(2), math.sqrt(3), math.sqrt(4)])
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_dch_matches_its_formula(multi):
+    u, y = batch(multi=multi)
+    k, gamma, lam = u.shape[1], 20.0, 0.1
+    w = balance(y)
+
+    def d(a, b):
+        cos = float(a @ b / (a.norm() * b.norm()))
+        return k / 2 * (1 - min(cos, 0.99))
+    total = 0.0
+    for i, j, s in pairs(y):
+        dij = d(u[i], u[j])
+        total += w[i, j] * (s * math.log(dij / gamma) + math.log(1 + gamma / dij))
+    ones = torch.ones(k, dtype=u.dtype)
+    quant = np.mean([math.log(1 + d(u[i].abs(), ones) / gamma) for i in range(len(u))])
+    expected = total / len(pairs(y)) + lam * quant
+    assert float(dch_loss(u, y, gamma, lam)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_greedyhash_matches_its_formula_and_passes_the_gradient_straight_through():
+    u, y = batch()
+    u = u.float().requires_grad_()
+    weight = torch.randn(3, u.shape[1])
+    alpha = 0.1
+    b = torch.where(u >= 0, 1.0, -1.0)
+    expected = F.cross_entropy(b @ weight.t(), y.argmax(1)) + alpha * ((u.abs() - 1).abs() ** 3).mean()
+    loss = greedyhash_loss(u, y, weight, alpha)
+    assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-6)
+    # straight-through: d loss / d u = d CE / d b + d quantisation / d u
+    b_leaf = b.clone().requires_grad_()
+    ce = F.cross_entropy(b_leaf @ weight.t(), y.argmax(1))
+    ce.backward()
+    q = u.detach().clone().requires_grad_()
+    (alpha * ((q.abs() - 1).abs() ** 3).mean()).backward()
+    loss.backward()
+    assert torch.allclose(u.grad, b_leaf.grad + q.grad, atol=1e-6)
+    sign = torch.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    out = greedy_sign(sign)
+    assert out.tolist() == [-1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("bits", [12, 24, 48, 16, 32, 64])
+def test_csq_centres_are_far_apart_at_every_code_length(bits):
+    centres, min_distance = hash_centres(10, bits, seed=0)
+    assert centres.shape == (10, bits) and set(centres.unique().tolist()) == {-1.0, 1.0}
+    dist = (centres[:, None] != centres[None]).sum(-1)
+    off = dist[~torch.eye(10, dtype=torch.bool)]
+    assert int(off.min()) == min_distance
+    if bits in (16, 32, 64):  # Hadamard rows and their negatives: k/2 apart (or k for a row and its negative)
+        assert min_distance == bits // 2
+    else:  # random centres, redrawn until far apart: no two equal, and near k/2 apart
+        assert min_distance >= bits // 2 - 2
+    again, _ = hash_centres(10, bits, seed=0)
+    assert torch.equal(centres, again)  # drawn from the seed
+
+
+def test_csq_random_centres_depend_on_the_seed_and_many_classes_work():
+    a, _ = hash_centres(10, 12, seed=0)
+    b, _ = hash_centres(10, 12, seed=1)
+    assert not torch.equal(a, b)
+    c, d = hash_centres(21, 12, seed=0)  # NUS-WIDE's 21 concepts at 12 bits: the target distance is lowered
+    assert c.shape == (21, 12) and d >= 1
+
+
+def test_csq_loss_matches_its_formula_and_multi_label_centres_tie_to_plus_one():
+    u, y = batch()
+    centres = torch.tensor([[1., 1, -1, -1, 1, -1], [-1., 1, 1, -1, -1, 1], [1., -1, 1, 1, -1, -1]])
+    lam = 1e-2
+    p = (torch.tanh(u) + 1) / 2
+    t = (centres[y.argmax(1)] + 1) / 2
+    bce = -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).mean()
+    expected = bce + lam * ((torch.tanh(u).abs() - 1) ** 2).mean()
+    assert float(csq_loss(u, y, centres, lam)) == pytest.approx(float(expected), rel=1e-5)
+    multi = torch.tensor([[1., 1, 0], [1., 1, 1]])
+    targets = csq_targets(multi, centres)
+    assert targets[0].tolist() == [1, 1, 1, -1, 1, 1]  # sign of c0 + c1, zeros to +1
+    assert targets[1].tolist() == torch.where(centres.sum(0) >= 0, 1.0, -1.0).tolist()
+
+
+@pytest.mark.parametrize("method", ["hashnet", "dch", "dpsh"])
+@pytest.mark.parametrize("kind", ["all similar", "all dissimilar"])
+def test_pairwise_losses_are_finite_without_one_kind_of_pair(method, kind):
+    u = torch.randn(5, 8, requires_grad=True)
+    y = torch.ones(5, 1) if kind == "all similar" else torch.eye(5)
+    loss = baseline_loss(method, u, None, y, PARAMS)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(u.grad).all()
+
+
+@pytest.mark.parametrize("method", ["dpsh", "hashnet"])
+def test_softplus_is_stable_for_large_inner_products(method):
+    u = torch.full((4, 48), 30.0, requires_grad=True)
+    y = torch.eye(4)
+    loss = baseline_loss(method, u, None, y, PARAMS, epoch=39)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(u.grad).all() and float(loss) > 0
+
+
+@pytest.mark.parametrize("method", BASELINES)
+def test_every_loss_is_fp32_under_bf16_autocast(method):
+    model = Student(bits=12, num_classes=3, in_channels=1, image_size=16, mean=[0.5], std=[0.3])
+    x = torch.rand(6, 1, 16, 16)
+    y = F.one_hot(torch.arange(6) % 3, 3).float()
+    centres, _ = hash_centres(3, 12, seed=0)
+    kw = dict(classifier_weight=model.classifier.weight, centres=centres, epoch=12)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h, logits = model(x)
+        assert h.dtype == torch.bfloat16
+        loss = baseline_loss(method, h, logits, y, PARAMS, **kw)
+    assert loss.dtype == torch.float32
+    reference = baseline_loss(method, h.float(), logits.float(), y, PARAMS, **kw)
+    assert float(loss) == pytest.approx(float(reference), rel=1e-6)
+
+
+def test_unknown_method_and_missing_inputs_are_refused():
+    u, y = batch()
+    with pytest.raises(ValueError, match="baseline method must be one of"):
+        baseline_loss("nope", u, None, y, {"nope": {}})
+    with pytest.raises(ValueError, match="classifier"):
+        baseline_loss("greedyhash", u, None, y, PARAMS)
+    with pytest.raises(ValueError, match="centres"):
+        baseline_loss("csq", u, None, y, PARAMS)
+
+
+@pytest.mark.parametrize("method", BASELINES)
+def test_every_method_trains_through_the_stage_and_every_parameter_of_its_objective_moves(tmp_path, monkeypatch,
+                                                                                          method):
+    from dth.cli import main
+    from dth.models import load_model
+    from tests.test_train import write_prepared
+    monkeypatch.chdir(tmp_path)
+    write_prepared(tmp_path / "prepared")
+    params = yaml.safe_load(open(__file__.rsplit("/tests/", 1)[0] + "/params.yaml"))
+    params["bits"] = [12]
+    params["student"].update(epochs=2, decay_epochs=1, batch_size=20, val_queries=6, val_database=12,
+                             baseline_validate_every=5, weight_decay=0.0)  # no decay: only gradients move weights
+    yaml.safe_dump(params, open("params.yaml", "w"))
+    torch.manual_seed(0)  # the stage's initialisation at seed 0 (dth.train.seed_everything)
+    untrained = Student(bits=12, num_classes=3, in_channels=1, image_size=16, mean=[0.0], std=[1.0])
+    assert main(["train-student", "--bits", "12", "--method", method, "--data", "prepared", "--seed", "0",
+                 "--out", f"models/{method}.pt", "--curve", f"{method}.csv", "--device", "cpu", "--no-progress"]) == 0
+    model, obj = load_model(f"models/{method}.pt")
+    assert obj["meta"]["method"] == method and obj["meta"]["lr"] == params[method]["lr"]
+    header, *rows = [line.strip().split(",") for line in open(f"{method}.csv")]
+    val = [dict(zip(header, r))["val_map"] for r in rows]
+    assert len(rows) == 2 and val[0] == "" and 0 <= float(val[1]) <= 1  # validated after the last epoch only
+    trained = dict(model.named_parameters())
+    moved = {name for name, p in untrained.named_parameters() if not torch.allclose(p, trained[name])}
+    network = {f"{layer}.{kind}" for layer in ("features.0", "features.3", "features.6", "fc", "hash_layer")
+               for kind in ("weight", "bias")}
+    # the classifier is part of the objective of ce (on sigmoid(u)) and greedyhash (its weights on sign(u),
+    # no bias): there it must be trained, elsewhere it must stay as initialised
+    expected = network | {"ce": {"classifier.weight", "classifier.bias"},
+                          "greedyhash": {"classifier.weight"}}.get(method, set())
+    assert moved == expected
+    if method == "csq":
+        assert obj["meta"]["csq_centres_min_distance"] >= 4

@@ -1,0 +1,139 @@
+"""Learning-rate sweep of the students trained without the teacher, judged on a validation
+split of the training images (never on the query set), recorded in results/experiments.csv.
+
+    .venv/bin/python workflow/scripts/sweep_lr.py                  # every method of params `baselines`
+    .venv/bin/python workflow/scripts/sweep_lr.py --method hashnet --bits 12 --lr 0.002   # one run
+    .venv/bin/python workflow/scripts/sweep_lr.py --record-only    # print the choice from the recorded rows
+
+Needs data/prepared (`dvc repro prepare`). The validation split: --holdout training images,
+drawn with data.split_seed, are the validation queries; the other training images are both
+the training set and the validation database (mAP@all over them). Each run is one student
+of the default schedule (params `student`, at seed --seed) with the method's learning rate
+replaced, validated once, after its last epoch. Every run's row in results/experiments.csv
+(name lr-sweep:<method>-<k>-lr<lr>) carries the command that reproduces it, its validation
+mAP and its final training loss; a row already there is not run again (--rerun runs it).
+The rate to put in params.yaml (`<method>.lr`, or `student.lr` for dsh) is the one with the
+highest validation mAP averaged over the swept code lengths: printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from dth.data import load_manifest, load_split  # noqa: E402
+from dth.hardware import describe, resolve_device  # noqa: E402
+from dth.params import load_params  # noqa: E402
+from dth.report import SWEEP_PREFIX as PREFIX  # noqa: E402  (the report shows these rows in claim 6)
+
+OUT = ROOT / "results" / "experiments.csv"
+COLUMNS = ["method", "bits", "lr", "seed", "validation_map", "final_loss", "train_seconds", "cpu"]
+
+
+def validation_split(prepared: Path, dest: Path, holdout: int, seed: int) -> Path:
+    """A prepared folder whose query set is `holdout` training images and whose train and
+    database sets are the remaining training images."""
+    manifest = load_manifest(prepared)
+    images, labels = load_split(prepared, "train", mmap=False)
+    if not 0 < holdout < len(images):
+        sys.exit(f"--holdout {holdout}: accepted 1 to {len(images) - 1} (the train set has {len(images)} images)")
+    order = np.random.default_rng(seed).permutation(len(images))
+    parts = {"query": order[:holdout], "train": np.sort(order[holdout:]), "database": np.sort(order[holdout:])}
+    dest.mkdir(parents=True, exist_ok=True)
+    for split, idx in parts.items():
+        np.save(dest / f"{split}_images.npy", images[idx])
+        np.save(dest / f"{split}_labels.npy", labels[idx])
+    manifest = {**manifest, "protocol": f"{manifest.get('protocol')}-validation-{holdout}",
+                "counts": {k: int(len(v)) for k, v in parts.items()}}
+    manifest.pop("class_counts", None)
+    (dest / "manifest.json").write_text(json.dumps(manifest))
+    return dest
+
+
+def command(method: str, bits: int, lr: float, seed: int, holdout: int) -> str:
+    return (f"python workflow/scripts/sweep_lr.py --method {method} --bits {bits} --lr {lr:g} "
+            f"--seed {seed} --holdout {holdout}")
+
+
+def one_run(params: dict, method: str, bits: int, lr: float, seed: int, data: Path, holdout: int) -> dict:
+    from dth.students import train_student
+    p = copy.deepcopy(params)
+    p[method if method in p and "lr" in p[method] else "student"]["lr"] = lr
+    n_db = load_manifest(data)["counts"]["database"]
+    p["student"].update(val_queries=holdout, val_database=n_db)
+    device = resolve_device("auto")
+    name = f"{method}-{bits}-lr{lr:g}"
+    run = train_student(p, method, bits, seed=seed, data=data, device=device, name=name, curve=None,
+                        checkpoints=None, validate_every=p["student"]["epochs"], progress=False)
+    last = run.rows[-1]
+    hw = describe(device)
+    print(f"{name}: validation mAP {last['val_map']:.4f}, final loss {last['loss']:.4f}, "
+          f"{run.meta['train_seconds']:.0f} s", flush=True)
+    return {"name": f"{PREFIX}{name}", "set": command(method, bits, lr, seed, holdout),
+            "about": f"learning-rate sweep of {method} at {bits} bits: validation mAP@all of {holdout} held-out "
+                     "training images against the other training images, after the last epoch",
+            "method": method, "bits": bits, "lr": lr, "seed": seed, "validation_map": round(last["val_map"], 6),
+            "final_loss": round(last["loss"], 6), "train_seconds": round(run.meta["train_seconds"], 1),
+            "cpu": hw.get("cpu_capability", hw.get("cpu", ""))}
+
+
+def save(rows: list[dict]) -> None:
+    table = pd.read_csv(OUT) if OUT.exists() else pd.DataFrame(columns=["name", "set", "about"])
+    new = pd.DataFrame(rows)
+    table = pd.concat([table[~table["name"].isin(new["name"])], new], ignore_index=True)
+    rest = [c for c in table.columns if c not in ["name", "set", "about", *COLUMNS]]
+    table = table[["name", "set", "about", *[c for c in COLUMNS if c in table.columns], *rest]]
+    table.to_csv(OUT, index=False)
+
+
+def choose(table: pd.DataFrame) -> pd.DataFrame:
+    """Per method, the rate with the highest validation mAP averaged over the code lengths swept."""
+    sweep = table[table["name"].astype(str).str.startswith(PREFIX)].copy()
+    sweep["validation_map"] = pd.to_numeric(sweep["validation_map"])
+    mean = sweep.groupby(["method", "lr"])["validation_map"].mean().reset_index()
+    return mean.loc[mean.groupby("method")["validation_map"].idxmax()].reset_index(drop=True)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
+    p.add_argument("--data", default="data/prepared", help="prepared data folder (default: %(default)s)")
+    p.add_argument("--method", nargs="*", default=None, help="methods (default: params `baselines`)")
+    p.add_argument("--bits", type=int, nargs="*", default=[12, 48], help="code lengths (default: 12 48)")
+    p.add_argument("--lr", type=float, nargs="*", default=[2e-3, 5e-3, 1.25e-2],
+                   help="peak learning rates (default: the shared 5e-3 and 2.5x below and above it)")
+    p.add_argument("--seed", type=int, default=0, help="student seed (default: %(default)s)")
+    p.add_argument("--holdout", type=int, default=1000, help="training images held out as validation queries")
+    p.add_argument("--rerun", action="store_true", help="run again the rows already recorded")
+    p.add_argument("--record-only", action="store_true", help="run nothing; print the choice")
+    a = p.parse_args()
+    params = load_params(ROOT / a.params)
+    methods = a.method or params["baselines"]
+    done = set(pd.read_csv(OUT)["name"]) if OUT.exists() else set()
+    if not a.record_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = validation_split(ROOT / a.data, Path(tmp) / "validation", a.holdout, params["data"]["split_seed"])
+            for method in methods:
+                for bits in a.bits:
+                    for lr in a.lr:
+                        if f"{PREFIX}{method}-{bits}-lr{lr:g}" in done and not a.rerun:
+                            continue
+                        save([one_run(params, method, bits, lr, a.seed, data, a.holdout)])
+    best = choose(pd.read_csv(OUT))
+    print("best rate per method (mean validation mAP over the code lengths swept):")
+    print(best.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
