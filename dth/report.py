@@ -513,7 +513,7 @@ def comparison_claim(df: pd.DataFrame, params: dict, summary: dict, sweep: pd.Da
     network and schedule (params `baselines`), per code length by `beats`; the table marks the best of
     them per column in bold; the learning rates chosen by the sweep (workflow/scripts/sweep_lr.py)."""
     label, radius, bits = map_label(params), params["evaluate"]["radius"], list(params["bits"])
-    others = [m for m in ("dsh", *compared_families(df))]
+    others = ["dsh", *compared_families(df)]
     title = "### 6. A thin distilled student outperforms the state-of-the-art methods (the paper's third claim)"
     if len(others) < 2:
         return "\n".join([f"{title} — {verdict(None)}", "", "Only DSH is trained without the teacher: add methods "
@@ -534,13 +534,12 @@ def comparison_claim(df: pd.DataFrame, params: dict, summary: dict, sweep: pd.Da
 
     def table(column: str) -> str:
         rows = []
+        best = {k: max(others, key=lambda o: maps_of(df, o, k, column).mean()) for k in bits}
         for m in ["dth", *others]:
             cells = []
             for k in bits:
-                v = maps_of(df, m, k, column)
-                best = max(others, key=lambda o: maps_of(df, o, k, column).mean())
-                text = fmt_mean_std(pd.Series(v))
-                cells.append(f"**{text}**" if m == best else text)
+                text = fmt_mean_std(pd.Series(maps_of(df, m, k, column)))
+                cells.append(f"**{text}**" if m == best[k] else text)
             rows.append(f"| {METHOD_NAMES[m]}{' (distilled)' if m == 'dth' else ''} | " + " | ".join(cells) + " |")
         return "\n".join(["| method | " + " | ".join(f"{k} bits" for k in bits) + " |",
                           "|---" * (len(bits) + 1) + "|", *rows])

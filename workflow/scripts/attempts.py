@@ -27,7 +27,6 @@ import pandas as pd
 import yaml
 
 from dth.params import flat_keys
-from dth.report import SWEEP_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 ATTEMPTS = ROOT / "workflow" / "attempts.yaml"
@@ -84,9 +83,10 @@ def record(attempts: list[dict], found: dict) -> None:
                      **flat_keys(found[a["name"]])})
     table = pd.DataFrame(rows, columns=["name", "set", "about"] + sorted({k for r in rows for k in r} -
                                                                           {"name", "set", "about"}))
-    if OUT.exists():  # the learning-rate sweep's rows (workflow/scripts/sweep_lr.py) stay
+    if OUT.exists():  # rows recorded before stay unless rerun: attempts whose experiment this checkout's
+        # DVC no longer lists, and the learning-rate sweep's (workflow/scripts/sweep_lr.py)
         old = pd.read_csv(OUT, dtype={"name": str})
-        table = pd.concat([table, old[old["name"].str.startswith(SWEEP_PREFIX)]], ignore_index=True)
+        table = pd.concat([table, old[~old["name"].isin(table["name"])]], ignore_index=True)
     table.to_csv(OUT, index=False)
     print(f"wrote {OUT.relative_to(ROOT)}: {len(rows)} attempts")
 
