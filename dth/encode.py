@@ -69,29 +69,32 @@ def with_bits(template: str, k: int, several: bool, option: str) -> Path:
     return Path(template)
 
 
-def main(args) -> int:
+def encode_model(model_path, data, out: str, params: dict, *, bits: int | None = None,
+                 speed: str | None = None, device: str = "auto") -> dict[int, Path]:
+    """Encode the query and database sets of `data` with the model file `model_path` and
+    write the codes file of each head to `out` ({bits} replaced by k when several), and
+    the speed JSON to `speed` if given; params: the `encode` section. {k: codes path}."""
     import torch
 
     from dth.hardware import describe, resolve_amp, resolve_device
 
-    params = load_params(args.params)["encode"]
-    device = resolve_device(args.device)
+    device = resolve_device(device)
     amp, why = resolve_amp(params["amp"], device)  # auto: bf16 where the hardware runs it natively
     print(f"dth encode: {'bf16 autocast' if amp == 'bf16' else 'fp32'} on {device.type} ({why})", file=sys.stderr)
-    model = load_hash_model(args.model).to(device)
-    bits = heads_to_encode(model, args.bits, args.model)
+    model = load_hash_model(model_path).to(device)
+    bits = heads_to_encode(model, bits, model_path)
     several = len(bits) > 1
-    outs = {k: with_bits(args.out, k, several, "--out") for k in bits}
+    outs = {k: with_bits(out, k, several, "--out") for k in bits}
 
-    manifest = load_manifest(args.data)
+    manifest = load_manifest(data)
     shape = tuple(int(s) for s in manifest["image_shape"])  # H, W, C
     if shape != model.input_shape:
-        raise DthError(f"{args.data}: images are {shape} (H, W, C) but model {args.model} was built for "
+        raise DthError(f"{data}: images are {shape} (H, W, C) but model {model_path} was built for "
                        f"{model.input_shape}")
 
     codes, labels, seconds, count = {}, {}, {}, {}
     for split in ("query", "database"):
-        images, labels[split] = load_split(args.data, split)
+        images, labels[split] = load_split(data, split)
         start = time.perf_counter()
         with loop_timer("encode"):
             codes[split] = encode_images(model, images, bits, batch_size=params["batch_size"], device=device,
@@ -100,7 +103,7 @@ def main(args) -> int:
             torch.cuda.synchronize()
         seconds[split], count[split] = time.perf_counter() - start, len(images)
 
-    model_sha = sha256_file(args.model)
+    model_sha = sha256_file(model_path)
     rate = count["database"] / max(seconds["database"], 1e-9)
     for k in bits:
         name = outs[k].stem
@@ -109,11 +112,11 @@ def main(args) -> int:
                    model_sha256=model_sha, model=name)
         print(f"dth encode: {outs[k]}: {count['query']} query + {count['database']} database codes of "
               f"{k} bits; database pass {rate:,.0f} images/s on {device.type}")
-    if args.speed:  # one encoding pass, whatever the number of heads
-        write_json(args.speed, {
-            "model": Path(args.model).stem,
-            "model_file": str(args.model),
-            "model_bytes": Path(args.model).stat().st_size,
+    if speed:  # one encoding pass, whatever the number of heads
+        write_json(speed, {
+            "model": Path(model_path).stem,
+            "model_file": str(model_path),
+            "model_bytes": Path(model_path).stat().st_size,
             "bits": bits if several else bits[0],
             "heads_per_pass": len(bits),
             "device": device.type if device.type == "cpu" else torch.cuda.get_device_name(device),
@@ -127,4 +130,10 @@ def main(args) -> int:
             "query_images": count["query"],
             "query_seconds": round(seconds["query"], 4),
         })
+    return outs
+
+
+def main(args) -> int:
+    params = load_params(args.params)["encode"]
+    encode_model(args.model, args.data, args.out, params, bits=args.bits, speed=args.speed, device=args.device)
     return 0

@@ -2,6 +2,14 @@
 
     dth evaluate --codes codes/dth-12-s0.npz --out results/metrics/dth-12-s0.json \\
         --pr results/plots/pr/dth-12-s0.csv --pn results/plots/pn/dth-12-s0.csv
+    dth evaluate --model models/dth-12-s0.pt --data data/prepared --codes codes/dth-12-s0.npz \\
+        --speed results/speed/dth-12-s0.json --out results/metrics/dth-12-s0.json ...
+
+With --model, the model is first encoded into --codes exactly as `dth encode` does
+(params `encode`, --speed its speed JSON), and that codes file is then evaluated: one
+process and one pipeline stage per model instead of two (the DAG's evaluate_student and
+evaluate_ternary stages; the teacher, whose heads are encoded in one pass, keeps its own
+encode_teacher stage).
 
 The protocol is docs/method.md, "Evaluation protocol" (dth/metrics.py has the details):
 the database is ranked by Hamming distance to each query, ties by database index;
@@ -42,7 +50,15 @@ METRIC_KEYS = ("map", "map_tie_average", "precision_radius", "empty_ball_radius"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--codes", required=True, help="codes file written by `dth encode`")
+    parser.add_argument("--codes", required=True,
+                        help="codes file written by `dth encode` (with --model: written here first)")
+    parser.add_argument("--model", default=None,
+                        help="model file (.pt or packed ternary .npz) to encode into --codes before evaluating")
+    parser.add_argument("--data", default="data/prepared",
+                        help="with --model: the prepared data folder (default: data/prepared)")
+    parser.add_argument("--speed", default=None, help="with --model: JSON of the encoding speed")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="with --model: where to encode; auto = cuda when available (default: auto)")
     parser.add_argument("--out", default=None, help="metrics JSON (default: results/metrics/<model>.json)")
     parser.add_argument("--pr", default=None, help="PR curve CSV (default: results/plots/pr/<model>.csv)")
     parser.add_argument("--pn", default=None, help="P@N curve CSV (default: results/plots/pn/<model>.csv)")
@@ -63,7 +79,16 @@ def write_csv(path: str | Path, table: dict) -> None:
 
 
 def main(args) -> int:
-    params = load_params(args.params)["evaluate"]
+    all_params = load_params(args.params)
+    params = all_params["evaluate"]
+    if args.model is not None:
+        if "{bits}" in args.codes:
+            raise DthError(f"--codes {args.codes}: with --model, evaluate encodes one head into one file; "
+                           "encode a several-head teacher with `dth encode` and evaluate each head's file")
+        from dth.encode import encode_model
+        encode_model(args.model, args.data, args.codes, all_params["encode"], speed=args.speed, device=args.device)
+    elif args.speed is not None:
+        raise DthError("--speed is the encoding speed of --model; without --model nothing is encoded")
     codes = load_codes(args.codes)
     name = codes["model"]
     num_database = len(codes["database_codes"])

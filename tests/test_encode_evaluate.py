@@ -1,6 +1,7 @@
 """`dth encode` and `dth evaluate` on a tiny prepared-data folder and untrained models."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -155,6 +156,26 @@ def test_evaluate_writes_metrics_and_curves(workdir):
     pn = pd.read_csv("results/plots/pn/dsh-12-s0.csv")
     assert list(pn.columns) == ["n", "precision"] and len(pn) == 40  # cut to the database size
     np.testing.assert_allclose(pn["precision"], expected["pn"]["precision"], atol=1e-9)
+
+
+def test_evaluate_model_encodes_then_evaluates_as_the_two_commands_do(workdir, capsys):
+    """`dth evaluate --model` (the DAG's evaluate_student stage) writes the same codes, speed
+    fields and metrics as `dth encode` followed by `dth evaluate --codes`."""
+    make_student(workdir / "models" / "s.pt")
+    assert dth(["encode", "--model", "models/s.pt", "--out", "codes/a.npz", "--speed", "a-speed.json"]) == 0
+    assert dth(["evaluate", "--codes", "codes/a.npz", "--out", "a.json", "--pr", "a-pr.csv", "--pn", "a-pn.csv"]) == 0
+    assert dth(["evaluate", "--model", "models/s.pt", "--codes", "codes/b.npz", "--speed", "b-speed.json",
+                "--out", "b.json", "--pr", "b-pr.csv", "--pn", "b-pn.csv"]) == 0
+    a, b = load_codes("codes/a.npz"), load_codes("codes/b.npz")
+    for key in ("query_codes", "database_codes", "query_labels", "database_labels"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert json.loads(open("a.json").read()) == json.loads(open("b.json").read())
+    assert open("a-pr.csv").read() == open("b-pr.csv").read() and open("a-pn.csv").read() == open("b-pn.csv").read()
+    speed_a, speed_b = json.loads(open("a-speed.json").read()), json.loads(open("b-speed.json").read())
+    assert set(speed_a) == set(speed_b) and speed_b["model_file"] == "models/s.pt"
+    # --speed without --model has nothing to time
+    assert dth(["evaluate", "--codes", "codes/a.npz", "--speed", "c.json", "--out", "c.json"]) == 2
+    assert "--speed" in capsys.readouterr().err and not os.path.exists("c.json")
 
 
 def test_evaluate_rejects_topk_above_database(workdir, capsys):

@@ -39,9 +39,10 @@ from tests.tiny import local_dvc_run, metrics, tiny_checkout
 
 PROFILE = REPO / "workflow" / "profiles" / "slurm" / "config.yaml"
 SCRIPT = REPO / "workflow" / "scripts" / "slurm_cluster.sh"
-# the rules whose jobs ask for a GPU (README: training and encoding jobs)
+# the rules whose jobs ask for a GPU (README: training and encoding jobs; evaluate_student and
+# evaluate_ternary encode their model first)
 GPU_RULES = {"train_teacher", "train_student", "train_student_dth", "ternarize", "encode_teacher",
-             "encode_student", "encode_ternary"}
+             "evaluate_student", "evaluate_ternary"}
 
 
 # ------------------------------------------------------------------ the profile, without a cluster

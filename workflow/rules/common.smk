@@ -53,26 +53,16 @@ def stage_params(stage):
     return values
 
 
+def code_deps(stage):
+    """The project modules DVC stage `stage` lists as deps (dvc.yaml): its code and every
+    module that code imports (tests/test_dag.py checks the list), the same for both tools."""
+    return [d for d in _DVC_STAGES[stage]["deps"] if d.startswith("dth/")]
+
+
 def baseline_params(wildcards):
     """The params of DVC stage train_student for method `method`: `student` and the method's
     own section (dvc.yaml declares `${item.method}`)."""
     return {"student": _canonical(config["student"]), wildcards.method: _canonical(config[wildcards.method])}
-
-
-def codes_of(wildcards):
-    """The codes file (or the teacher's codes folder) that evaluating model `name` reads."""
-    return "codes/teacher" if wildcards.name.startswith("teacher-") else f"codes/{wildcards.name}.npz"
-
-
-def codes_file(wildcards):
-    """The codes file of model `name` (a teacher head's file inside codes/teacher/)."""
-    name = wildcards.name
-    return f"codes/teacher/{name}.npz" if name.startswith("teacher-") else f"codes/{name}.npz"
-
-
-def evaluate_params(wildcards):
-    """The evaluate stage's params: the same keys for every model (dvc.yaml evaluate_*)."""
-    return stage_params("evaluate_student")
 
 
 BITS = config["bits"]

@@ -1,13 +1,13 @@
-# Stage 5: packed binary codes of the query and database sets (dth/encode.py).
-# The teacher encodes every hash head in one pass over the images.
+# Stage 5 for the teacher: packed binary codes of the query and database sets (dth/encode.py),
+# every hash head in one pass over the images. The students and the ternary models are
+# encoded by their evaluate jobs (workflow/rules/evaluate.smk).
 
 
 rule encode_teacher:
     input:
         "data/prepared",
         "models/teacher.pt",
-        "dth/encode.py",
-        "dth/hamming.py",
+        code_deps("encode_teacher"),
     output:
         codes=directory("codes/teacher"),
         speed="results/speed/teacher.json",
@@ -19,42 +19,3 @@ rule encode_teacher:
     shell:
         "dth encode --params {params.file} --model models/teacher.pt --data data/prepared"
         " --out codes/teacher/teacher-{{bits}}.npz --speed {output.speed} 2> {log}"
-
-
-rule encode_student:
-    input:
-        "data/prepared",
-        "models/{method}-{bits}-s{seed}.pt",
-        "dth/encode.py",
-        "dth/hamming.py",
-    output:
-        codes="codes/{method}-{bits}-s{seed}.npz",
-        speed="results/speed/{method}-{bits}-s{seed}.json",
-    params:
-        **stage_params("encode_student"),
-    log:
-        "logs/encode/{method}-{bits}-s{seed}.log",
-    threads: workflow.cores
-    shell:
-        "dth encode --params {params.file} --model models/{wildcards.method}-{wildcards.bits}-s{wildcards.seed}.pt"
-        " --data data/prepared --out {output.codes} --speed {output.speed} 2> {log}"
-
-
-rule encode_ternary:
-    input:
-        "data/prepared",
-        "models/ttq-{layers}-{bits}-t{t}.npz",
-        "dth/encode.py",
-        "dth/hamming.py",
-        "dth/ternary.py",
-    output:
-        codes="codes/ttq-{layers}-{bits}-t{t}.npz",
-        speed="results/speed/ttq-{layers}-{bits}-t{t}.json",
-    params:
-        **stage_params("encode_ternary"),
-    log:
-        "logs/encode/ttq-{layers}-{bits}-t{t}.log",
-    threads: workflow.cores
-    shell:
-        "dth encode --params {params.file} --model models/ttq-{wildcards.layers}-{wildcards.bits}-t{wildcards.t}.npz"
-        " --data data/prepared --out {output.codes} --speed {output.speed} 2> {log}"

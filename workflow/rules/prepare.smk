@@ -3,9 +3,7 @@
 
 rule prepare:
     input:
-        "dth/prepare.py",
-        "dth/datasets.py",
-        "dth/splits.py",
+        code_deps("prepare"),
     output:
         directory("data/prepared"),
     params:

@@ -12,9 +12,7 @@ rule report:
         expand("results/speed/{name}.json", name=["teacher"] + STUDENTS + TERNARY),
         f"codes/dth-{BITS[0]}-s{SEED}.npz",
         "results/experiments.csv",
-        "dth/report.py",
-        "dth/gallery.py",
-        "dth/hamming.py",
+        code_deps("report"),
     output:
         tables=directory("results/tables"),
         figures=directory("results/figures"),

@@ -9,11 +9,7 @@ rule ternarize:
     input:
         "data/prepared",
         "models/teacher-train-hash.npz",
-        "dth/ternarize.py",
-        "dth/ternary.py",
-        "dth/train.py",
-        "dth/losses.py",
-        "dth/models.py",
+        code_deps("ternarize"),
         student=f"models/dth-{{bits}}-s{SEED}.pt",
     output:
         model="models/ttq-{layers}-{bits}-t{t}.pt",

@@ -4,17 +4,13 @@
 # Training jobs take every core: one at a time, as under `dvc repro`, so both give the
 # same weights.
 
-STUDENT_CODE = ["dth/students.py", "dth/baselines.py", "dth/train.py", "dth/losses.py", "dth/models.py"]
 TEACHER_OUTPUTS = ["models/teacher.pt", "models/teacher-train-hash.npz"]
 
 
 rule train_teacher:
     input:
         "data/prepared",
-        "dth/train_teacher.py",
-        "dth/train.py",
-        "dth/losses.py",
-        "dth/models.py",
+        code_deps("train_teacher"),
     output:
         model="models/teacher.pt",
         train_outputs="models/teacher-train-hash.npz",
@@ -36,8 +32,7 @@ rule train_teacher:
 rule train_student:
     input:
         "data/prepared",
-        "dth/train_student.py",
-        STUDENT_CODE,
+        code_deps("train_student"),
     output:
         model="models/{method}-{bits}-s{seed}.pt",
         curve="results/plots/train/{method}-{bits}-s{seed}.csv",
@@ -61,8 +56,7 @@ rule train_student_dth:
     input:
         "data/prepared",
         TEACHER_OUTPUTS,
-        "dth/train_student.py",
-        STUDENT_CODE,
+        code_deps("train_student_dth"),
     output:
         model="models/dth-{bits}-s{seed}.pt",
         curve="results/plots/train/dth-{bits}-s{seed}.csv",
