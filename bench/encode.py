@@ -20,6 +20,7 @@ import torch
 
 from dth.data import load_split
 from dth.hamming import encode_images, load_hash_model, model_bits
+from dth.names import student_name, ternary_name
 
 
 def main():
@@ -33,8 +34,8 @@ def main():
     args = p.parse_args()
 
     models = {
-        "student fp32": Path(f"models/dth-{args.bits}-s{args.seed}.pt"),
-        "student ternary-packed": Path(f"models/ttq-fc-{args.bits}-t{args.t}.npz"),
+        "student fp32": Path(f"models/{student_name('dth', args.bits, args.seed)}.pt"),
+        "student ternary-packed": Path(f"models/{ternary_name('fc', args.bits, args.t)}.npz"),
         "teacher fp32 (all heads)": Path("models/teacher.pt"),
     }
     missing = [str(m) for m in models.values() if not m.exists()]

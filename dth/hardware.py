@@ -25,8 +25,9 @@ from pathlib import Path
 import torch
 
 from dth.errors import DthError
+from dth.params import choices
 
-AMP_CHOICES = ("auto", "bf16", "none")
+AMP_CHOICES = choices("encode.amp")  # the same for teacher.amp and student.amp
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo names of the native bf16 instructions
 
 

@@ -4,18 +4,21 @@
     p = load_params("params.yaml")          # whole file, validated
     p["student"]["lr"]                      # 0.001
 
-Every stage calls `load_params` and reads its own section. The schema below is the
-list of accepted keys: an unknown key, a wrong type or a value out of range raises
-`ParamsError` with the key's dotted name and what would be accepted, and the CLI
-turns that into one line on stderr and exit status 2.
+Every stage calls `load_params` and reads its own section; the Snakefile calls `validate`
+on its config. The schema, dth/params.schema.yaml (JSON Schema, checked with the
+jsonschema library), is the list of accepted keys and values: an unknown key, a wrong
+type or a value out of range raises `ParamsError` with the key's dotted name and what
+would be accepted, and the CLI turns that into one line on stderr and exit status 2.
+`choices(key)` gives a choice key's accepted values to the modules that check them again.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+import jsonschema
 import yaml
 
 
@@ -23,162 +26,143 @@ class ParamsError(ValueError):
     """A params.yaml key is unknown, missing, of the wrong type or out of range."""
 
 
-# --- checkers: each returns None when the value is fine, else what is accepted ---
-
-def _int(lo: int | None = None, hi: int | None = None) -> Callable[[Any], str | None]:
-    def check(v):
-        if isinstance(v, bool) or not isinstance(v, int):
-            return "an integer" + (f" >= {lo}" if lo is not None else "")
-        if lo is not None and v < lo:
-            return f"an integer >= {lo}"
-        if hi is not None and v > hi:
-            return f"an integer <= {hi}"
-        return None
-    return check
+SCHEMA_FILE = Path(__file__).with_name("params.schema.yaml")
 
 
-def _float(lo: float | None = None, hi: float | None = None, lo_open=False, hi_open=False):
-    def accepted():
-        left = "(" if lo_open else "["
-        right = ")" if hi_open else "]"
-        return f"a number in {left}{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}{right}"
-
-    def check(v):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            return accepted()
-        if lo is not None and (v < lo or (lo_open and v == lo)):
-            return accepted()
-        if hi is not None and (v > hi or (hi_open and v == hi)):
-            return accepted()
-        return None
-    return check
+def _closed(node: Any) -> Any:
+    """The schema with every object closed: all its properties required, no other key."""
+    if isinstance(node, dict):
+        node = {k: _closed(v) for k, v in node.items()}
+        if node.get("type") == "object" and "properties" in node:
+            node.setdefault("required", list(node["properties"]))
+            node.setdefault("additionalProperties", False)
+    elif isinstance(node, list):
+        node = [_closed(v) for v in node]
+    return node
 
 
-def _choice(*options):
-    def check(v):
-        return None if v in options else "one of " + ", ".join(repr(o) for o in options)
-    return check
+with open(SCHEMA_FILE) as _f:
+    SCHEMA: dict[str, Any] = _closed(yaml.safe_load(_f))
+_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 
-def _bool(v):
-    return None if isinstance(v, bool) else "true or false"
+def schema_of(key: str) -> dict:
+    """The schema of a dotted params key, e.g. "student.augment"."""
+    node = SCHEMA
+    for part in key.split("."):
+        node = node["properties"][part]
+    return node
 
 
-def _optional(inner):
-    def check(v):
-        return None if v is None else (None if inner(v) is None else f"null or {inner(v)}")
-    return check
+def choices(key: str) -> tuple:
+    """The accepted values of a params key that is a choice (its `enum`), e.g. choices("quantize.layers")."""
+    node = schema_of(key)
+    node = node.get("items", node)  # a list of choices (`baselines`): the choices of its items
+    return tuple(node["enum"])
 
 
-def _str(v):
-    return None if isinstance(v, str) and v else "a non-empty string"
-
-
-def _list(inner, unique=True):
-    def check(v):
-        if not isinstance(v, list) or not v:
-            return f"a non-empty list, each item {inner(None) or 'valid'}"
-        for item in v:
-            problem = inner(item)
-            if problem is not None:
-                return f"a non-empty list, each item {problem} (got {item!r})"
-        if unique and len(set(map(repr, v))) != len(v):
-            return "a list without repeated values"
-        return None
-    return check
-
-
-_lr = _float(0.0, None, lo_open=True)
-_train = {
-    "epochs": _int(1),
-    "batch_size": _int(2),
-    "optimizer": _choice("sgd", "adam"),
-    "lr": _lr,
-    "weight_decay": _float(0.0),
-    "schedule": _choice("cosine", "step", "constant"),
-    "warmup_epochs": _int(0),
-    "amp": _choice("auto", "bf16", "none"),
-    "augment": _choice("none", "flip", "crop+flip"),
-    "crop_pad": _int(0, 64),
-}
-
-DATASETS = ("fashion-mnist", "cifar10", "nus-wide")
-# The compared methods' objectives (dth/baselines.py), each with its own params section below.
-BASELINES = ("ce", "dpsh", "hashnet", "dch", "greedyhash", "csq")
+DATASETS = choices("data.dataset")
+# The compared methods' objectives (dth/baselines.py), each with its own params section.
+BASELINES = tuple(m for m in choices("baselines") if m != "dsh")
+LAYER_SETS = choices("quantize.layers")
 # How the report and figures name every student method.
 METHOD_NAMES = {"dsh": "DSH", "dth": "DTH", "ce": "CE", "dpsh": "DPSH", "hashnet": "HashNet", "dch": "DCH",
                 "greedyhash": "GreedyHash", "csq": "CSQ"}
-LAYER_SETS = ("fc", "fc+conv", "all")
-
-SCHEMA: dict[str, Any] = {
-    "seed": _int(0),
-    "bits": _list(_int(1, 4096)),
-    "seeds": _list(_int(0)),
-    "baselines": _list(_choice("dsh", *BASELINES)),
-    "data": {
-        "dataset": _choice(*DATASETS),
-        "protocol": _str,  # checked against the dataset's protocols by dth.splits
-        "root": _optional(_str),
-        "download": _bool,
-        "image_size": _int(8, 1024),
-        "split_seed": _int(0),
-    },
-    "teacher": {"arch": _choice("resnet18", "resnet34", "resnet50"), "stem_stride": _choice(1, 2), **_train,
-                "val_queries": _int(1), "val_database": _int(1)},
-    "student": {**_train, "decay_epochs": _int(0), "val_queries": _int(1), "val_database": _int(1),
-                "baseline_validate_every": _int(1)},
-    "dsh": {"margin_factor": _float(0.0, None, lo_open=True), "alpha": _float(0.0)},
-    "distill": {
-        "ce_weight": _float(0.0),
-        "weight": _float(0.0),
-        "temperature": _float(0.0, None, lo_open=True),
-        "loss": _choice("bce", "mse"),
-        "pairwise_weight": _float(0.0),
-        "teacher_outputs": _choice("cache", "online"),
-    },
-    "ce": {"lr": _lr},
-    "dpsh": {"eta": _float(0.0), "lr": _lr},
-    "hashnet": {"alpha_factor": _float(0.0, None, lo_open=True), "beta_step_epochs": _int(1), "lr": _lr},
-    "dch": {"gamma": _float(0.0, None, lo_open=True), "lambda": _float(0.0), "lr": _lr},
-    "greedyhash": {"alpha": _float(0.0), "lr": _lr},
-    "csq": {"lambda": _float(0.0), "centre_seed": _int(0), "lr": _lr},
-    "quantize": {
-        "t": _list(_float(0.0, 1.0, lo_open=True, hi_open=True)),
-        "layers": _choice(*LAYER_SETS),
-        "compare_layers": _choice(*LAYER_SETS),
-        "compare_t": _float(0.0, 1.0, lo_open=True, hi_open=True),
-        "epochs": _int(0),
-        "lr": _lr,
-        "scale_lr": _lr,
-    },
-    "convergence": {"share": _float(0.0, 1.0, lo_open=True, hi_open=True)},
-    "encode": {"batch_size": _int(1), "amp": _choice("auto", "bf16", "none")},
-    "evaluate": {"topk": _optional(_int(1)), "precision_at": _int(1), "radius": _int(0)},
-    "search": {"index": _choice("flat", "hash"), "topk": _int(1), "hash_bits": _int(1, 64), "nflip": _int(0, 8)},
-}
 
 
-def validate(params: Any, schema: dict = SCHEMA, where: str = "", source: str = "params.yaml") -> dict:
-    """Check `params` against `schema`; return it unchanged or raise ParamsError."""
+def _bound(value) -> str:
+    return str(value)
+
+
+def accepted(node: dict) -> str:
+    """What a schema node accepts, in words (the second half of every error message)."""
+    if "anyOf" in node:
+        parts = [accepted(n) for n in node["anyOf"]]
+        return " or ".join(parts)
+    if "enum" in node:
+        return "one of " + ", ".join(repr(o) for o in node["enum"])
+    kind = node.get("type")
+    if kind == "null":
+        return "null"
+    if kind == "boolean":
+        return "true or false"
+    if kind == "string":
+        return "a non-empty string" if node.get("minLength") else "a string"
+    if kind == "integer":
+        limits = [f">= {node['minimum']}"] if "minimum" in node else []
+        limits += [f"<= {node['maximum']}"] if "maximum" in node else []
+        return "an integer" + (" " + " and ".join(limits) if limits else "")
+    if kind == "number":
+        lo = node.get("exclusiveMinimum", node.get("minimum"))
+        hi = node.get("exclusiveMaximum", node.get("maximum"))
+        left = "(" if "exclusiveMinimum" in node or lo is None else "["
+        right = ")" if "exclusiveMaximum" in node or hi is None else "]"
+        return (f"a number in {left}{'-inf' if lo is None else _bound(lo)}, "
+                f"{'inf' if hi is None else _bound(hi)}{right}")
+    if kind == "array":
+        return f"a non-empty list, each item {accepted(node['items'])}"
+    return "a mapping of keys"
+
+
+def _message(error: jsonschema.ValidationError, params: dict, source: str) -> str:
+    path = list(error.absolute_path)
+    keys = [p for p in path if isinstance(p, str)]
+    name = ".".join(keys)
+    if error.validator == "additionalProperties":
+        known = error.schema["properties"]
+        unknown = next(k for k in error.instance if k not in known)
+        return f"{source}: unknown key '{name + '.' if name else ''}{unknown}'; accepted keys here: {', '.join(known)}"
+    if error.validator == "required":
+        missing = next(k for k in error.schema["required"] if k not in error.instance)
+        return f"{source}: missing key '{name + '.' if name else ''}{missing}'"
+    if error.validator == "type" and error.schema.get("type") == "object":
+        return f"{source}: {name or 'the file'} must be a mapping of keys, got {type(error.instance).__name__}"
+    node = schema_of(name) if name else SCHEMA
+    value = params
+    for k in keys:
+        value = value[k]
+    if error.validator == "uniqueItems":
+        return f"{source}: '{name}' is {value!r}; accepted: a list without repeated values"
+    got = f" (got {error.instance!r})" if len(path) > len(keys) else ""
+    return f"{source}: '{name}' is {value!r}; accepted: {accepted(node)}{got}"
+
+
+def _non_finite(params: Any, where: str = "") -> str | None:
+    """The dotted key of the first NaN or infinite number (JSON Schema's bounds let NaN pass)."""
+    if isinstance(params, dict):
+        for k, v in params.items():
+            found = _non_finite(v, f"{where}{k}.")
+            if found:
+                return found
+    elif isinstance(params, list):
+        if any(isinstance(v, float) and not math.isfinite(v) for v in params):
+            return where[:-1]
+    elif isinstance(params, float) and not math.isfinite(params):
+        return where[:-1]
+    return None
+
+
+def _order(error: jsonschema.ValidationError) -> tuple:
+    """Which error of several to report: unknown keys, then missing ones, then values, outermost first."""
+    rank = {"additionalProperties": 0, "required": 1}.get(error.validator, 2)
+    return rank, len(error.absolute_path)
+
+
+def validate(params: Any, source: str = "params.yaml") -> dict:
+    """Check `params` against the schema (dth/params.schema.yaml) and across keys; return it
+    unchanged or raise ParamsError naming the key and what would be accepted."""
     if not isinstance(params, dict):
-        raise ParamsError(f"{source}: {where or 'the file'} must be a mapping of keys, got {type(params).__name__}")
-    for key in params:
-        if key not in schema:
-            accepted = ", ".join(schema)
-            raise ParamsError(f"{source}: unknown key '{where}{key}'; accepted keys here: {accepted}")
-    for key, rule in schema.items():
-        name = f"{where}{key}"
-        if key not in params:
-            raise ParamsError(f"{source}: missing key '{name}'")
-        value = params[key]
-        if isinstance(rule, dict):
-            validate(value, rule, name + ".", source)
-        else:
-            problem = rule(value)
-            if problem is not None:
-                raise ParamsError(f"{source}: '{name}' is {value!r}; accepted: {problem}")
-    if schema is SCHEMA:
-        check_consistency(params, source)
+        raise ParamsError(f"{source}: the file must be a mapping of keys, got {type(params).__name__}")
+    errors = sorted(_VALIDATOR.iter_errors(params), key=_order)
+    if errors:
+        raise ParamsError(_message(errors[0], params, source))
+    bad = _non_finite(params)
+    if bad:
+        value = params
+        for k in bad.split("."):
+            value = value[k]
+        raise ParamsError(f"{source}: '{bad}' is {value!r}; accepted: {accepted(schema_of(bad))}")
+    check_consistency(params, source)
     return params
 
 

@@ -39,6 +39,7 @@ import pandas as pd
 from dth.data import load_manifest, load_split
 from dth.errors import DthError
 from dth.io import atomic_dir, write_json, write_text
+from dth.names import student_name, teacher_name, ternary_name
 from dth.params import METHOD_NAMES, flat_keys, load_params, student_methods
 
 
@@ -56,19 +57,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # ----------------------------------------------------------------------------- the run's models
 
-def t_label(t: float) -> str:
-    """A threshold as DVC's matrix and Snakemake's expand write it in file names: str(0.05) = '0.05'."""
-    return str(t)
-
-
 def expected_models(params: dict) -> pd.DataFrame:
     """One row per model the params define: model name, family, bits, seed, layers, t."""
-    rows = [{"model": f"teacher-{k}", "family": "teacher", "bits": k} for k in params["bits"]]
-    rows += [{"model": f"{m}-{k}-s{s}", "family": m, "bits": k, "seed": s}
+    rows = [{"model": teacher_name(k), "family": "teacher", "bits": k} for k in params["bits"]]
+    rows += [{"model": student_name(m, k, s), "family": m, "bits": k, "seed": s}
              for m in student_methods(params) for k in params["bits"] for s in params["seeds"]]
     q = params["quantize"]
     for layers, ts in ((q["layers"], q["t"]), (q["compare_layers"], [q["compare_t"]])):
-        rows += [{"model": f"ttq-{layers}-{k}-t{t_label(t)}", "family": "ttq", "bits": k, "layers": layers,
+        rows += [{"model": ternary_name(layers, k, t), "family": "ttq", "bits": k, "layers": layers,
                   "t": float(t)} for k in params["bits"] for t in ts]
     df = pd.DataFrame(rows, columns=["model", "family", "bits", "seed", "layers", "t"])
     return df.drop_duplicates("model").reset_index(drop=True)
@@ -76,7 +72,7 @@ def expected_models(params: dict) -> pd.DataFrame:
 
 SWEEP_PREFIX = "lr-sweep:"  # results/experiments.csv rows of workflow/scripts/sweep_lr.py
 
-WRITERS = {"metrics": "evaluate", "ternary": "ternarize", "speed": "encode", "train": "train_*/ternarize",
+WRITERS = {"metrics": "evaluate_*", "ternary": "ternarize", "speed": "evaluate_* / encode_teacher", "train": "train_*/ternarize",
            "pr": "evaluate", "pn": "evaluate"}
 
 
@@ -119,7 +115,7 @@ def fmt_mean_std(values: pd.Series, scale: float = 100.0) -> str:
 def write_table(df: pd.DataFrame, tables: Path, name: str, title: str, index: bool = True) -> str:
     """Write <name>.csv and <name>.md; return the markdown (with its title)."""
     df.to_csv(tables / f"{name}.csv", index=index)
-    md = f"### {title}\n\n" + df.to_markdown(index=index) + "\n"
+    md = f"### {title}\n\n" + md_table(df.reset_index() if index else df) + "\n"
     (tables / f"{name}.md").write_text(md)
     return md
 
@@ -200,7 +196,7 @@ def convergence_runs(results: Path, params: dict) -> pd.DataFrame:
     for method in ("dsh", "dth"):
         for k in params["bits"]:
             for s in params["seeds"]:
-                path = need(results / "plots" / "train" / f"{method}-{k}-s{s}.csv", "train")
+                path = need(results / "plots" / "train" / f"{student_name(method, k, s)}.csv", "train")
                 curve = pd.read_csv(path)
                 epoch, final, rise = convergence_epoch(curve[curve["epoch"] <= last], share)
                 rows.append({"method": method, "bits": k, "seed": s, "epochs": epoch, "final": final,
@@ -303,7 +299,7 @@ def convergence_figure(results: Path, figures: Path, params: dict, runs: pd.Data
     fig, axes = plt.subplots(1, len(bits), figsize=(3.6 * len(bits), 3.8), sharey=True, squeeze=False)
     for ax, k in zip(axes[0], bits):
         for method in ("dsh", "dth"):
-            curves = [pd.read_csv(results / "plots" / "train" / f"{method}-{k}-s{s}.csv") for s in seeds]
+            curves = [pd.read_csv(results / "plots" / "train" / f"{student_name(method, k, s)}.csv") for s in seeds]
             mean = 100 * np.mean([c["val_map"].to_numpy(dtype=float) for c in curves], axis=0)
             line, = ax.plot(curves[0]["epoch"], mean, label=method.upper())
             e = runs[(runs["method"] == method) & (runs["bits"] == k)]["epochs"].mean()
@@ -377,81 +373,138 @@ def verdict(flag: bool | None) -> str:
     return {True: "**holds**", False: "**does not hold**", None: "**inconclusive**"}[flag]
 
 
-def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, teacher: dict,
-           runs: pd.DataFrame, params: dict, summary: dict) -> str:
-    seeds = params["seeds"]
-    label = map_label(params)
-    bits = list(params["bits"])
-    out = ["## The paper's claims, checked", ""]
+def md_table(rows) -> str:
+    """Every table of REPORT.md in one style: pandas' pipe table of the cells as given (rows: a
+    DataFrame or a list of dicts, one per row; strings are printed as they are)."""
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    return df.map(_cell).to_markdown(index=False, disable_numparse=True)
 
-    # 1. DTH vs DSH (and CE: the DTH objective without the teacher)
-    lines, gains, signif = [], [], []
+
+def _cell(value) -> str:
+    """A table cell: NaN and None as '-', whole floats without '.0', others with up to 10 digits."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    if isinstance(value, (float, np.floating)):
+        return str(int(value)) if float(value).is_integer() else f"{value:.10g}"
+    return str(value)
+
+
+# The verdict rules, each a function of its inputs alone (tests/test_report.py covers holds,
+# does not hold and inconclusive for each).
+
+def distillation_verdict(per_k: list[bool | None]) -> bool | None:
+    """Claim 1 from `beats(DTH, DSH)` at each code length: holds when DTH is ahead by more than
+    the standard error at every k, does not hold when DSH is ahead by more than it at every k."""
+    return overall(per_k)
+
+
+def teacher_verdict(teacher_maps: list[float], student_maps: list[float], teacher_speed: float,
+                    student_speed: float) -> bool:
+    """Claim 2: the teacher's mean mAP is above the DTH student's at every k, and the student
+    encodes faster (images/s)."""
+    return bool(all(t > s for t, s in zip(teacher_maps, student_maps)) and student_speed > teacher_speed)
+
+
+def convergence_claim_verdict(runs: pd.DataFrame, schedule: str) -> tuple[bool | None, float]:
+    """Claim 3: convergence_verdict on the runs; inconclusive unless the students' learning rate
+    was constant (a decaying rate flattens every curve by itself)."""
+    holds, diff = convergence_verdict(runs)
+    return (holds if schedule == "constant" else None), diff
+
+
+def ternary_verdict(changes: list[float], tolerance: float = 1.0) -> bool:
+    """Claim 4: every code length's mAP change (points) at the smallest t is within `tolerance`
+    points below the full-precision student (a gain always counts)."""
+    return bool(min(changes) >= -tolerance)
+
+
+def layers_verdict(extra: list[float], costs: float = 1.0, free: float = 0.25) -> bool | None:
+    """Claim 5 from the extra change (points) of the second layer set over the first at each k:
+    holds when it loses more than `costs` points at every k, does not hold when it loses less
+    than `free` at every k, inconclusive otherwise."""
+    if extra and all(e < -costs for e in extra):
+        return True
+    if extra and all(e >= -free for e in extra):
+        return False
+    return None
+
+
+# The claims: each returns (its markdown, its entries of summary.json).
+
+def distillation_claim(df: pd.DataFrame, params: dict) -> tuple[str, dict]:
+    """Claim 1: DTH against DSH, and against CE (the DTH objective without the teacher) when run."""
+    label, bits, seeds = map_label(params), list(params["bits"]), params["seeds"]
     has_ce = "ce" in set(df["family"])
+    rows, gains, flags, summary = [], [], [], {"dth_gain": {}}
     for k in bits:
-        d = maps_of(df, "dsh", k)
-        t = maps_of(df, "dth", k)
-        gain, spread = mean_difference(t, d)
+        d, t = maps_of(df, "dsh", k), maps_of(df, "dth", k)
+        flag, gain, se = beats(t, d)
         gains.append(gain)
-        signif.append(gain > spread)
+        flags.append(flag)
         summary["dth_gain"][str(k)] = round(gain, 4)
-        row = f"| {k} | {100 * d.mean():.2f} | {100 * t.mean():.2f} | {gain:+.2f} | {spread:.2f} |"
+        row = {"bits": k, "DSH": f"{100 * d.mean():.2f}", "DTH": f"{100 * t.mean():.2f}",
+               "gain (points)": f"{gain:+.2f}", "SE": f"{se:.2f}"}
         if has_ce:
             c = maps_of(df, "ce", k)
             teacher_adds, se_ce = mean_difference(t, c)
             summary.setdefault("dth_gain_over_ce", {})[str(k)] = round(teacher_adds, 4)
-            row += f" {100 * c.mean():.2f} | {teacher_adds:+.2f} | {se_ce:.2f} |"
-        lines.append(row)
-    flag = True if all(g > 0 for g in gains) and all(signif) else (False if all(g <= 0 for g in gains) else None)
-    head = "| bits | DSH | DTH | gain (points) | SE |" + (" CE | DTH - CE (points) | SE |" if has_ce else "")
-    out += [f"### 1. Distillation beats the DSH baseline (paper: about +6 points) — {verdict(flag)}", "",
+            row.update({"CE": f"{100 * c.mean():.2f}", "DTH - CE (points)": f"{teacher_adds:+.2f}",
+                        "SE of DTH - CE": f"{se_ce:.2f}"})
+        rows.append(row)
+    text = [f"### 1. Distillation beats the DSH baseline (paper: about +6 points) — "
+            f"{verdict(distillation_verdict(flags))}", "",
             f"{label} (%), mean of {len(seeds)} seed(s); 'SE' is the standard error of the difference of the two "
-            "means, sqrt(var_1 / n_1 + var_2 / n_2) over seeds; a gain counts when it exceeds it."
+            "means, sqrt(var_1 / n_1 + var_2 / n_2) over seeds. Holds when the gain exceeds its SE at every k, "
+            "does not hold when DSH is ahead by more than it at every k."
             + (" CE is the same student trained with DTH's cross-entropy alone, without the teacher: DTH - CE "
                "is what the teacher's knowledge adds, DTH - DSH also counts the objective." if has_ce else ""), "",
-            head, "|---" * (head.count("|") - 1) + "|", *lines, "",
-            f"Mean gain over code lengths: {np.mean(gains):+.2f} points.", ""]
+            md_table(rows), "", f"Mean gain over code lengths: {np.mean(gains):+.2f} points.", ""]
+    return "\n".join(text), summary
 
-    # 2. teacher vs student
-    lines, ahead = [], []
-    for k in bits:
-        te = df[(df["family"] == "teacher") & (df["bits"] == k)]["map"]
-        st = df[(df["family"] == "dth") & (df["bits"] == k)]["map"]
-        ahead.append(te.mean() > st.mean())
-        lines.append(f"| {k} | {100 * te.mean():.2f} | {100 * st.mean():.2f} | {100 * (te.mean() - st.mean()):+.2f} |")
+
+def teacher_claim(df: pd.DataFrame, params: dict, results: Path, speed: dict, teacher: dict) -> tuple[str, dict]:
+    """Claim 2: the teacher is ahead in mAP at every k and behind in encoding speed."""
+    label, bits = map_label(params), list(params["bits"])
+    te = [df[(df["family"] == "teacher") & (df["bits"] == k)]["map"].mean() for k in bits]
+    st = [df[(df["family"] == "dth") & (df["bits"] == k)]["map"].mean() for k in bits]
+    rows = [{"bits": k, f"teacher {label} (%)": f"{100 * a:.2f}", f"DTH student {label} (%)": f"{100 * b:.2f}",
+             "teacher ahead by (points)": f"{100 * (a - b):+.2f}"} for k, a, b in zip(bits, te, st)]
     t_speed = speed["teacher"].get("images_per_second")
     s_speed = float(np.median([v["images_per_second"] for n, v in speed.items() if n.startswith("dth-")]))
-    slower = bool(s_speed > t_speed)
-    out += [f"### 2. The teacher stays ahead in mAP and far behind in speed — {verdict(all(ahead) and slower)}", "",
-            f"| bits | teacher {label} (%) | DTH student {label} (%) | teacher ahead by (points) |",
-            "|---|---|---|---|", *lines, ""]
     curve = need(results / "plots" / "train" / "teacher.csv", "train")
     epochs = int(pd.read_csv(curve)["epoch"].iloc[-1])
-    out += [f"Teacher ({params['teacher']['arch']}, {epochs} epochs): test accuracy {100 * teacher['accuracy']:.1f}% "
+    text = [f"### 2. The teacher stays ahead in mAP and far behind in speed — "
+            f"{verdict(teacher_verdict(te, st, t_speed, s_speed))}", "", md_table(rows), "",
+            f"Teacher ({params['teacher']['arch']}, {epochs} epochs): test accuracy {100 * teacher['accuracy']:.1f}% "
             f"on the whole query set (mean over its hash heads' classifiers; worst head "
             f"{100 * teacher['accuracy_min_head']:.1f}%).", "",
             f"Encoding speed (database pass, the machine of this run): teacher {t_speed:,.0f} images/s "
             f"({1e3 / t_speed:.3f} ms/image), DTH student {s_speed:,.0f} images/s "
             f"({1e3 / s_speed:.3f} ms/image): the student is {s_speed / t_speed:.1f}x faster. "
             "(The teacher encodes all its heads in one pass; timings vary run to run.)", ""]
+    return "\n".join(text), {}
 
-    # 3. convergence
-    share, student = params["convergence"]["share"], params["student"]
-    holds, diff = convergence_verdict(runs)
+
+def convergence_claim(runs: pd.DataFrame, params: dict) -> tuple[str, dict]:
+    """Claim 3: the distilled students reach the share of their final validation mAP later."""
+    share, student, seeds = params["convergence"]["share"], params["student"], params["seeds"]
     constant = student["schedule"] == "constant"
+    flag, diff = convergence_claim_verdict(runs, student["schedule"])
     stable = stable_epochs(student)
     plateaued = bool((runs["rise"].abs() <= 0.01).all())
-    flag = holds if constant else None
-    summary["convergence_epochs"] = {m: round(float(runs[runs["method"] == m]["epochs"].mean()), 3)
-                                     for m in ("dsh", "dth")}
+    summary = {"convergence_epochs": {m: round(float(runs[runs["method"] == m]["epochs"].mean()), 3)
+                                      for m in ("dsh", "dth")}}
     rows = []
     for k in params["bits"]:
-        cells = []
+        row = {"bits": k}
         for m in ("dsh", "dth"):
             r = runs[(runs["method"] == m) & (runs["bits"] == k)]
-            cells += [f"{r['epochs'].mean():.1f} ({', '.join(str(e) for e in r['epochs'])})",
-                      f"{100 * r['final'].mean():.2f}", f"{100 * r['rise'].mean():+.2f}"]
-        rows.append(f"| {k} | " + " | ".join(cells) + " |")
-    out += [f"### 3. Distillation converges more slowly (paper: 400 against 100 epochs) — {verdict(flag)}", "",
+            row.update({f"{m.upper()} epochs (per seed)": f"{r['epochs'].mean():.1f} "
+                        f"({', '.join(str(e) for e in r['epochs'])})",
+                        f"{m.upper()} final mAP (%)": f"{100 * r['final'].mean():.2f}",
+                        f"{m.upper()} rise (points)": f"{100 * r['rise'].mean():+.2f}"})
+        rows.append(row)
+    text = [f"### 3. Distillation converges more slowly (paper: 400 against 100 epochs) — {verdict(flag)}", "",
             f"The students themselves are the runs: every seed {seeds}, both methods, every code length, "
             f"trained for {student['epochs']} epochs at the learning rate {student['lr']:g} "
             f"({student['schedule']} after {student['warmup_epochs']} warm-up epoch(s)"
@@ -461,10 +514,7 @@ def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, tea
             f"epoch on the first {student['val_queries']} query images against the first "
             f"{student['val_database']} database images. 'epochs' = first epoch reaching {share:.0%} of the final "
             "validation mAP (the mean of the last tenth of the curve read); 'rise' = the final mAP minus the same "
-            "mean three quarters into it (about 0 on a plateau).", "",
-            "| bits | DSH epochs (per seed) | DSH final mAP (%) | DSH rise (points) "
-            "| DTH epochs (per seed) | DTH final mAP (%) | DTH rise (points) |",
-            "|---|---|---|---|---|---|---|", *rows, "",
+            "mean three quarters into it (about 0 on a plateau).", "", md_table(rows), "",
             f"DTH needs {abs(diff):.1f} epochs {'more' if diff >= 0 else 'fewer'} than DSH on average over the "
             "paired (k, seed) runs. Holds when "
             "that is at least one epoch and DTH is slower in most pairs. "
@@ -473,42 +523,51 @@ def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, tea
             + ("" if constant else f" Inconclusive: student.schedule is {student['schedule']!r}, and a decaying "
                "learning rate flattens every curve by itself; the claim is judged with schedule: constant.")
             + " See figures/convergence.png.", ""]
+    return "\n".join(text), summary
 
-    # 4. ternary little loss / 5. fc vs fc+conv
-    q = params["quantize"]
+
+def ternary_claim(tern: pd.DataFrame, params: dict) -> tuple[str, dict]:
+    """Claim 4: the ternary student of the main layer set loses little at the smallest t."""
+    label, q = map_label(params), params["quantize"]
     main = tern[tern["layers"] == q["layers"]]
     t_min = main["t"].min()
     smallest = main[main["t"] == t_min]
-    worst = smallest["change (points)"].min()
-    summary["ternary_change"] = {str(int(b)): round(float(c), 4) for b, c in zip(smallest["bits"], smallest["change (points)"])}
-    out += [f"### 4. Ternary {q['layers']} layers lose little (paper: little loss) — {verdict(bool(worst >= -1.0))}",
-            "", f"At the smallest t = {t_min:g} the worst change of {label} over code lengths is {worst:+.2f} points "
-            f"(criterion: within 1 point of the full-precision DTH student of seed {params['seed']}). Every t:", "",
-            main[["bits", "t", "sparsity (%)", "model bytes", "compression", "fc compression", "mAP (%)",
-                  "change (points)"]].to_markdown(index=False), ""]
+    changes = [float(c) for c in smallest["change (points)"]]
+    summary = {"ternary_change": {str(int(b)): round(c, 4) for b, c in zip(smallest["bits"], changes)}}
+    text = [f"### 4. Ternary {q['layers']} layers lose little (paper: little loss) — "
+            f"{verdict(ternary_verdict(changes))}", "",
+            f"At the smallest t = {t_min:g} the worst change of {label} over code lengths is {min(changes):+.2f} "
+            f"points (criterion: within 1 point of the full-precision DTH student of seed {params['seed']}). "
+            "Every t:", "",
+            md_table(main[["bits", "t", "sparsity (%)", "model bytes", "compression", "fc compression", "mAP (%)",
+                           "change (points)"]]), ""]
+    return "\n".join(text), summary
+
+
+def layers_claim(tern: pd.DataFrame, params: dict) -> tuple[str, dict]:
+    """Claim 5: ternarising the second layer set (quantize.compare_layers) costs far more."""
+    label, q = map_label(params), params["quantize"]
     cmp = tern[(tern["layers"] == q["compare_layers"]) & np.isclose(tern["t"], q["compare_t"])]
     ref = tern[(tern["layers"] == q["layers"]) & np.isclose(tern["t"], q["compare_t"])]
     title = f"### 5. Ternarising {q['compare_layers']} costs far more than {q['layers']} (the review's claim)"
     if len(ref) == 0:
-        out += [f"{title} — {verdict(None)}", "", f"quantize.compare_t = {q['compare_t']:g} is not one of quantize.t "
-                f"{q['t']}: there is no {q['layers']} model at that threshold to compare with.", ""]
-    else:
-        m = cmp.merge(ref, on="bits", suffixes=(f" {q['compare_layers']}", f" {q['layers']}"))
-        extra = m[f"change (points) {q['compare_layers']}"] - m[f"change (points) {q['layers']}"]
-        summary["compare_extra_change"] = {str(int(b)): round(float(e), 4) for b, e in zip(m["bits"], extra)}
-        flag = True if (extra < -1.0).all() else (False if (extra >= -0.25).all() else None)
-        out += [f"{title} — {verdict(flag)}", "",
-                f"At t = {q['compare_t']:g}; 'extra' = change with {q['compare_layers']} minus change with "
-                f"{q['layers']} (points of {label}); holds when the extra loss exceeds 1 point at every k, "
-                "does not hold when it is under 0.25 points at every k.", "",
-                f"| bits | change {q['layers']} | change {q['compare_layers']} | extra |", "|---|---|---|---|",
-                *[f"| {b} | {a:+.2f} | {c:+.2f} | {e:+.2f} |" for b, a, c, e in
-                  zip(m["bits"], m[f"change (points) {q['layers']}"],
-                      m[f"change (points) {q['compare_layers']}"], extra)], ""]
-    return "\n".join(out)
+        return "\n".join([f"{title} — {verdict(None)}", "", f"quantize.compare_t = {q['compare_t']:g} is not one of "
+                          f"quantize.t {q['t']}: there is no {q['layers']} model at that threshold to compare with.",
+                          ""]), {}
+    m = cmp.merge(ref, on="bits", suffixes=(f" {q['compare_layers']}", f" {q['layers']}"))
+    first, second = m[f"change (points) {q['layers']}"], m[f"change (points) {q['compare_layers']}"]
+    extra = [float(e) for e in second - first]
+    summary = {"compare_extra_change": {str(int(b)): round(e, 4) for b, e in zip(m["bits"], extra)}}
+    rows = [{"bits": b, f"change {q['layers']}": f"{a:+.2f}", f"change {q['compare_layers']}": f"{c:+.2f}",
+             "extra": f"{e:+.2f}"} for b, a, c, e in zip(m["bits"], first, second, extra)]
+    text = [f"{title} — {verdict(layers_verdict(extra))}", "",
+            f"At t = {q['compare_t']:g}; 'extra' = change with {q['compare_layers']} minus change with "
+            f"{q['layers']} (points of {label}); holds when the extra loss exceeds 1 point at every k, "
+            "does not hold when it is under 0.25 points at every k.", "", md_table(rows), ""]
+    return "\n".join(text), summary
 
 
-def comparison_claim(df: pd.DataFrame, params: dict, summary: dict, sweep: pd.DataFrame | None) -> str:
+def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None) -> tuple[str, dict]:
     """Claim 6: the distilled student against every method trained without the teacher on the same
     network and schedule (params `baselines`), per code length by `beats`; the table marks the best of
     them per column in bold; the learning rates chosen by the sweep (workflow/scripts/sweep_lr.py)."""
@@ -517,17 +576,19 @@ def comparison_claim(df: pd.DataFrame, params: dict, summary: dict, sweep: pd.Da
     title = "### 6. A thin distilled student outperforms the state-of-the-art methods (the paper's third claim)"
     if len(others) < 2:
         return "\n".join([f"{title} — {verdict(None)}", "", "Only DSH is trained without the teacher: add methods "
-                          "to params `baselines` (ce, dpsh, hashnet, dch, greedyhash, csq) to judge it.", ""])
+                          "to params `baselines` (ce, dpsh, hashnet, dch, greedyhash, csq) to judge it.", ""]), {}
     flags, verdict_rows, low = [], [], []
-    summary["sota"] = {}
+    summary = {"sota": {}}
     for k in bits:
         best = max(others, key=lambda m: maps_of(df, m, k).mean())
         flag, diff, se = beats(maps_of(df, "dth", k), maps_of(df, best, k))
         flags.append(flag)
         summary["sota"][str(k)] = {"best": best, "dth_minus_best": round(diff, 4), "se": round(se, 4)}
-        word = {True: "holds", False: "does not hold", None: "tie"}[flag]
-        verdict_rows.append(f"| {k} | {METHOD_NAMES[best]} | {100 * maps_of(df, best, k).mean():.2f} | "
-                            f"{100 * maps_of(df, 'dth', k).mean():.2f} | {diff:+.2f} | {se:.2f} | {word} |")
+        verdict_rows.append({"bits": k, "best other method": METHOD_NAMES[best],
+                             "its mAP (%)": f"{100 * maps_of(df, best, k).mean():.2f}",
+                             "DTH mAP (%)": f"{100 * maps_of(df, 'dth', k).mean():.2f}",
+                             "DTH - best (points)": f"{diff:+.2f}", "SE": f"{se:.2f}",
+                             "verdict": {True: "holds", False: "does not hold", None: "tie"}[flag]})
         dsh_mean = maps_of(df, "dsh", k).mean()
         low += [f"{METHOD_NAMES[m]} at {k} bits ({100 * (maps_of(df, m, k).mean() - dsh_mean):+.2f})"
                 for m in compared_families(df) if maps_of(df, m, k).mean() < dsh_mean - 0.03]
@@ -536,13 +597,12 @@ def comparison_claim(df: pd.DataFrame, params: dict, summary: dict, sweep: pd.Da
         rows = []
         best = {k: max(others, key=lambda o: maps_of(df, o, k, column).mean()) for k in bits}
         for m in ["dth", *others]:
-            cells = []
+            row = {"method": f"{METHOD_NAMES[m]}{' (distilled)' if m == 'dth' else ''}"}
             for k in bits:
                 text = fmt_mean_std(pd.Series(maps_of(df, m, k, column)))
-                cells.append(f"**{text}**" if m == best[k] else text)
-            rows.append(f"| {METHOD_NAMES[m]}{' (distilled)' if m == 'dth' else ''} | " + " | ".join(cells) + " |")
-        return "\n".join(["| method | " + " | ".join(f"{k} bits" for k in bits) + " |",
-                          "|---" * (len(bits) + 1) + "|", *rows])
+                row[f"{k} bits"] = f"**{text}**" if m == best[k] else text
+            rows.append(row)
+        return md_table(rows)
 
     lr = {m: (params[m]["lr"] if m in params and "lr" in params[m] else params["student"]["lr"]) for m in others}
     out = [f"{title} — {verdict(overall(flags))}", "",
@@ -556,8 +616,7 @@ def comparison_claim(df: pd.DataFrame, params: dict, summary: dict, sweep: pd.Da
            "Verdict per code length: holds where DTH's mean exceeds the best other method's by more than the "
            "standard error of their difference (SE, over seeds), does not hold where that method is ahead by "
            "more than it, a tie otherwise; the claim holds when it holds at every k.", "",
-           "| bits | best other method | its mAP (%) | DTH mAP (%) | DTH - best (points) | SE | verdict |",
-           "|---|---|---|---|---|---|---|", *verdict_rows, ""]
+           md_table(verdict_rows), ""]
     out += [("Compared methods more than 3 points below DSH at the same k: " + "; ".join(low) + ".") if low else
             "No compared method is more than 3 points below DSH at any k.", ""]
     if sweep is not None and len(sweep):
@@ -568,12 +627,25 @@ def comparison_claim(df: pd.DataFrame, params: dict, summary: dict, sweep: pd.Da
         pivot["mean"] = pivot.mean(axis=1).round(2)
         pivot = pivot.reset_index()
         pivot["used"] = [("yes" if m in lr and np.isclose(r, lr[m]) else "") for m, r in zip(pivot["method"], pivot["lr"])]
+        pivot["lr"] = [f"{r:g}" for r in pivot["lr"]]
         out += ["Learning rates: for each method, a sweep at seed 0 on a validation split of the training images "
                 "(held-out training images as queries against the other training images, which the student trains "
                 "on; never the query set), recorded in results/experiments.csv (rows `lr-sweep:*`, each with the "
                 "command that reproduces it); the rate used is the one with the highest validation mAP averaged "
-                "over the code lengths swept.", "", pivot.to_markdown(index=False), ""]
-    return "\n".join(out)
+                "over the code lengths swept.", "", md_table(pivot), ""]
+    return "\n".join(out), summary
+
+
+def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, teacher: dict,
+           runs: pd.DataFrame, params: dict, sweep: pd.DataFrame | None) -> tuple[str, dict]:
+    """REPORT.md's claims section and the summary entries of all six claims."""
+    parts = [distillation_claim(df, params), teacher_claim(df, params, results, speed, teacher),
+             convergence_claim(runs, params), ternary_claim(tern, params), layers_claim(tern, params),
+             comparison_claim(df, params, sweep)]
+    summary: dict = {}
+    for _, entries in parts:
+        summary.update(entries)
+    return "\n".join(["## The paper's claims, checked", "", *(text for text, _ in parts)]), summary
 
 
 def attempts_section(path: Path, summary: dict) -> str:
@@ -610,7 +682,7 @@ def attempts_section(path: Path, summary: dict) -> str:
         "(workflow/attempts.yaml lists each one's name, purpose and params changes; "
         "`dvc exp run -n <name> -S <set ...>` reproduces it). The first row is this run, from its own "
         "summary.json, so it always agrees with the tables below. mAP in %, means over seeds.", "",
-        *verdicts, table.to_markdown(index=False), "", *about, ""])
+        *verdicts, md_table(table), "", *about, ""])
 
 
 # ----------------------------------------------------------------------------- summary
@@ -624,7 +696,6 @@ def summary_of(df: pd.DataFrame, teacher: dict, families: list[str]) -> dict:
         out[f"{fam}_map"] = {str(int(k)): round(float(v), 6) for k, v in sub["map"].mean().items()}
         out[f"{fam}_precision_radius"] = {str(int(k)): round(float(v), 6)
                                           for k, v in sub["precision_radius"].mean().items()}
-    out["dth_gain"] = {}
     return out
 
 
@@ -644,13 +715,12 @@ def main(args) -> int:
 
     full = df[(df["family"] == "dth") & (df["seed"] == seed)].set_index("bits")["map"].to_dict()
     tern = ternary_table(df, ternary, full)
-    summary = summary_of(df, teacher, student_methods(params))
-    claim_text = claims(df, results, tern, speed, teacher, runs, params, summary)
     sweep = None
     if args.attempts:
         recorded = pd.read_csv(args.attempts, dtype={"name": str})
         sweep = recorded[recorded["name"].str.startswith(SWEEP_PREFIX)]
-    claim_text += "\n" + comparison_claim(df, params, summary, sweep)
+    claim_text, claim_summary = claims(df, results, tern, speed, teacher, runs, params, sweep)
+    summary = {**summary_of(df, teacher, student_methods(params)), **claim_summary}
 
     label, radius = map_label(params), params["evaluate"]["radius"]
     sections = []

@@ -39,6 +39,7 @@ from dth.errors import DthError
 from dth.io import sha256_file, write_json
 from dth.losses import is_multi_label, student_objective, top1_accuracy
 from dth.models import load_model
+from dth.names import student_name, ternary_name
 from dth.params import LAYER_SETS, load_params
 from dth.timing import loop_timer
 from dth.hardware import resolve_device
@@ -105,8 +106,8 @@ def main(args) -> int:
         raise DthError(f"--t {t}: the threshold must be in (0, 1) (delta = t * max|w|)")
     layer_set = args.layers or quantize["layers"]
     seed = params["seed"] if args.seed is None else args.seed
-    student_path = Path(args.student or f"models/dth-{k}-s{params['seed']}.pt")
-    out = Path(args.out or f"models/ttq-{layer_set}-{k}-t{t:g}.pt")
+    student_path = Path(args.student or f"models/{student_name('dth', k, params['seed'])}.pt")
+    out = Path(args.out or f"models/{ternary_name(layer_set, k, t)}.pt")
     packed = Path(args.packed or out.with_suffix(".npz"))
     report_path = Path(args.report or f"results/ternary/{out.stem}.json")
     curve = Path(args.curve or f"results/plots/train/{out.stem}.csv")

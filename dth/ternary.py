@@ -74,9 +74,10 @@ import torch.nn.functional as F
 
 from dth.errors import DthError
 from dth.io import atomic_path
+from dth.params import choices
 
 PACKED_FORMAT = "dth-ternary-packed/1"
-LAYER_SETS = ("fc", "fc+conv", "all")
+LAYER_SETS = choices("quantize.layers")
 
 # 2-bit codes of the three ternary values
 CODE_ZERO, CODE_POS, CODE_NEG = 0, 1, 2

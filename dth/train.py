@@ -61,11 +61,12 @@ from dth.data import channel_stats, load_manifest, load_split
 from dth.errors import DthError
 from dth.hardware import resolve_amp, resolve_device  # noqa: F401  (re-exported)
 from dth.io import atomic_path
+from dth.params import choices
 
 CURVE_COLUMNS = ["epoch", "step", "loss", "train_acc", "val_acc", "val_map", "lr", "seconds"]
 CHECKPOINT_FORMAT = "dth-train-checkpoint/1"
 PAD = 4  # pixels of zero padding of the random crop, unless the section's crop_pad says otherwise
-AUGMENTS = ("none", "flip", "crop+flip")  # per-image augmentation of the training batches
+AUGMENTS = choices("student.augment")  # per-image augmentation of the training batches
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from dth.hardware import resolve_device
 from dth.models import save_model
+from dth.names import student_name
 from dth.params import load_params
 from dth.students import METHODS, train_student
 from dth.train import remove_checkpoint
@@ -53,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     params = load_params(args.params)
     seed = params["seed"] if args.seed is None else args.seed
-    out = Path(args.out or f"models/{args.method}-{args.bits}-s{seed}.pt")
+    out = Path(args.out or f"models/{student_name(args.method, args.bits, seed)}.pt")
     curve = Path(args.curve or f"results/plots/train/{out.stem}.csv")
     run = train_student(params, args.method, args.bits, seed=seed, data=args.data, device=resolve_device(args.device),
                         name=out.stem, curve=curve, teacher=args.teacher, teacher_outputs=args.teacher_outputs,

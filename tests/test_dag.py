@@ -88,21 +88,29 @@ def project_imports(module: str) -> set[str]:
     return {m for m in found if (REPO / "dth" / f"{m}.py").exists()}
 
 
+def package_files(module: str) -> set[str]:
+    """The files beside dth/<module>.py that it reads, named as Path(__file__).with_name("...")."""
+    text = (REPO / "dth" / f"{module}.py").read_text()
+    return {f"dth/{name}" for name in re.findall(r'Path\(__file__\)\.with_name\("([^"]+)"\)', text)}
+
+
 def code_closure(module: str) -> set[str]:
-    """dth/<module>.py and every project module it imports, directly or through others."""
+    """dth/<module>.py, every project module it imports (directly or through others), and the
+    package files they read (the params schema)."""
     seen, todo = set(), [module]
     while todo:
         m = todo.pop()
         if m not in seen:
             seen.add(m)
             todo += sorted(project_imports(m))
-    return {f"dth/{m}.py" for m in seen}
+    return {f"dth/{m}.py" for m in seen} | {f for m in seen for f in package_files(m)}
 
 
 def test_project_imports_reads_imports_inside_functions():
     # dth/evaluate.py imports dth.encode inside main (only --model needs it)
     assert "encode" in project_imports("evaluate") and "params" in project_imports("evaluate")
     assert "dth/metrics.py" in code_closure("train_student")  # through dth/train.py
+    assert "dth/params.schema.yaml" in code_closure("prepare")  # read by dth/params.py
 
 
 def test_every_stage_lists_the_project_modules_its_code_imports():
@@ -118,15 +126,6 @@ def test_every_stage_lists_the_project_modules_its_code_imports():
         module = STAGES[command.split()[1]][0]
         missing = code_closure(module) - set(stage["deps"])
         assert not missing, f"dvc.yaml stage {name}: deps miss {sorted(missing)}, which dth/{module}.py imports"
-
-
-def test_dvc_parses_yaml_with_libyaml():
-    """DVC re-reads dvc.yaml and dvc.lock before every stage with ruamel.yaml's safe loader:
-    with ruamel.yaml.clib (a pinned dependency) that is libyaml's C parser, 0.7 s less per
-    stage of `dvc repro` on 2 cores than ruamel's pure-Python one."""
-    from ruamel.yaml import YAML
-
-    assert YAML(typ="safe").Parser.__name__ == "CParser"
 
 
 def tiny_params(data_root: Path) -> dict:

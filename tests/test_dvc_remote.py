@@ -13,6 +13,7 @@ import subprocess
 import pytest
 import yaml
 
+from dth.names import student_name, teacher_name, ternary_name
 from tests.test_dag import ENV, run
 from tests.tiny import local_dvc_run
 
@@ -43,13 +44,13 @@ def cached_files(work) -> dict[str, str]:
 def expected_models_and_codes(params: dict) -> set[str]:
     """Every model and codes file that the run of `params` makes (the DAG's MODELS)."""
     bits, seeds, q = params["bits"], params["seeds"], params["quantize"]
-    ternary = [f"ttq-{q['layers']}-{k}-t{t}" for k in bits for t in q["t"]] + \
-              [f"ttq-{q['compare_layers']}-{k}-t{q['compare_t']}" for k in bits]
-    students = [f"{m}-{k}-s{s}" for m in ["dth", *params["baselines"]] for k in bits for s in seeds]
+    ternary = [ternary_name(q["layers"], k, t) for k in bits for t in q["t"]] + \
+              [ternary_name(q["compare_layers"], k, q["compare_t"]) for k in bits]
+    students = [student_name(m, k, s) for m in ["dth", *params["baselines"]] for k in bits for s in seeds]
     return ({"models/teacher.pt", "models/teacher-train-hash.npz"}
             | {f"models/{n}.pt" for n in students}
             | {f"models/{n}.{ext}" for n in ternary for ext in ("pt", "npz")}
-            | {f"codes/teacher/teacher-{k}.npz" for k in bits}
+            | {f"codes/teacher/{teacher_name(k)}.npz" for k in bits}
             | {f"codes/{n}.npz" for n in students + ternary})
 
 

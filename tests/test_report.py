@@ -1,13 +1,21 @@
 """dth report's Attempts section: the recorded experiments beside the run's own numbers, and the
 convergence verdict of the doubled-epochs attempt (no mean mAP moving by more than 1 point)."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from dth.names import student_name
 from dth.report import attempts_section
 
 SUMMARY = {"teacher_accuracy": 0.9, "teacher_map": {"12": 0.80, "48": 0.82},
            "dsh_map": {"12": 0.75, "48": 0.77}, "dth_map": {"12": 0.78, "48": 0.80}}
+
+
+def markdown_rows(text):
+    """The cells of every pipe-table row of `text` (separator rows left out)."""
+    return [[c.strip() for c in line.strip()[1:-1].split("|")] for line in text.splitlines()
+            if line.startswith("|") and not set(line) <= set("|-: ")]
 
 
 def write_attempts(path, rows):
@@ -29,7 +37,10 @@ def test_doubled_epochs_verdict_names_the_largest_change(tmp_path, dsh12, conver
     assert f"largest: dsh at k=12, {worst}" in text
     # one row for this run, one per attempt, in percent
     assert "| this run" in text and "| doubled-epochs" in text and "| other" in text
-    assert "75" in text and "0.75" not in text  # this run's DSH mAP at 12 bits, in percent
+    table = markdown_rows(text)
+    header = table[0]
+    this_run = next(r for r in table if r[0] == "this run")
+    assert this_run[header.index("dsh mAP k=12")] == "75"  # this run's DSH mAP at 12 bits, in percent
     assert "`doubled-epochs`: why" in text  # each attempt's purpose, below the table
 
 
@@ -86,7 +97,7 @@ def claim6_frame(dth, others):
     rows = []
     for family, by_k in {"dth": dth, **others}.items():
         for k, values in by_k.items():
-            rows += [{"model": f"{family}-{k}-s{s}", "family": family, "bits": k, "seed": s, "map": v,
+            rows += [{"model": student_name(family, k, s), "family": family, "bits": k, "seed": s, "map": v,
                       "precision_radius": v - 0.01} for s, v in enumerate(values)]
     return pd.DataFrame(rows)
 
@@ -103,9 +114,9 @@ def test_claim6_verdict_per_code_length_and_the_best_other_method_in_bold():
                       {"dsh": {12: [0.78, 0.79, 0.80], 48: [0.79, 0.80, 0.79]},
                        "csq": {12: [0.79, 0.80, 0.80], 48: [0.84, 0.85, 0.86]},
                        "ce": {12: [0.70, 0.71, 0.72], 48: [0.78, 0.79, 0.80]}})
-    summary = {}
-    text = comparison_claim(df, claim6_params(), summary, None)
-    assert "**inconclusive**" in text.splitlines()[0]  # holds at 12 bits, not at 48: not at every k
+    text, summary = comparison_claim(df, claim6_params(), None)
+    assert "**inconclusive**" in text.splitlines()[0]
+    text = " ".join(text.split())  # table cells are padded  # holds at 12 bits, not at 48: not at every k
     assert "| 12 | CSQ | 79.67 |" in text and "| holds |" in text
     assert "| 48 | CSQ | 85.00 |" in text and "| does not hold |" in text
     assert summary["sota"]["12"]["best"] == "csq" and summary["sota"]["48"]["dth_minus_best"] < 0
@@ -120,7 +131,7 @@ def test_claim6_holds_when_the_distilled_student_wins_at_every_code_length():
     df = claim6_frame({12: [0.85, 0.86, 0.87], 48: [0.88, 0.88, 0.89]},
                       {"dsh": {12: [0.78, 0.79, 0.80], 48: [0.79, 0.80, 0.79]},
                        "csq": {12: [0.79, 0.80, 0.80], 48: [0.80, 0.81, 0.80]}})
-    text = comparison_claim(df, claim6_params(), {}, None)
+    text, _ = comparison_claim(df, claim6_params(), None)
     assert "**holds**" in text.splitlines()[0] and "No compared method is more than 3 points below DSH" in text
 
 
@@ -130,6 +141,56 @@ def test_claim6_shows_the_learning_rate_sweep_and_marks_the_rate_used():
     sweep = pd.DataFrame([{"name": f"lr-sweep:csq-{k}-lr{lr:g}", "method": "csq", "bits": k, "lr": lr,
                            "validation_map": v} for k, lr, v in
                           [(12, 0.002, 0.7), (48, 0.002, 0.72), (12, 0.005, 0.69), (48, 0.005, 0.70)]])
-    text = comparison_claim(df, claim6_params(), {}, sweep)
+    text, _ = comparison_claim(df, claim6_params(), sweep)
     rows = [" ".join(line.split()) for line in text.splitlines()]
     assert "| csq | 0.002 | 70 | 72 | 71 | yes |" in rows and "| csq | 0.005 | 69 | 70 | 69.5 | |" in rows
+
+
+# ----------------------------------------------------------------------------- claims 1-5 rules
+
+@pytest.mark.parametrize("flags, expected", [([True, True, True], True), ([False, False], False),
+                                             ([True, None, True], None)])
+def test_claim1_holds_only_when_dth_is_ahead_by_more_than_the_se_at_every_k(flags, expected):
+    from dth.report import distillation_verdict
+    assert distillation_verdict(flags) is expected
+
+
+@pytest.mark.parametrize("teacher, student, speeds, expected", [
+    ([0.85, 0.86], [0.82, 0.84], (500.0, 6000.0), True),    # ahead in mAP, slower
+    ([0.85, 0.83], [0.82, 0.84], (500.0, 6000.0), False),   # behind at one k
+    ([0.85, 0.86], [0.82, 0.84], (7000.0, 6000.0), False),  # faster than the student
+])
+def test_claim2_teacher_ahead_in_map_and_behind_in_speed(teacher, student, speeds, expected):
+    from dth.report import teacher_verdict
+    assert teacher_verdict(teacher, student, *speeds) is expected
+
+
+def convergence_runs_frame(dsh_epochs, dth_epochs):
+    rows = [{"method": m, "bits": 12, "seed": s, "epochs": e, "final": 0.8, "rise": 0.0}
+            for m, epochs in (("dsh", dsh_epochs), ("dth", dth_epochs)) for s, e in enumerate(epochs)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("dsh, dth, schedule, expected", [
+    ([5, 6, 7], [8, 9, 10], "constant", True),    # 3 epochs later in every pair
+    ([8, 9, 10], [5, 6, 7], "constant", False),   # earlier
+    ([5, 6, 7], [5, 6, 8], "constant", False),    # later by 1/3 epoch on average: under one epoch
+    ([5, 6, 7], [8, 9, 10], "cosine", None),      # a decaying rate: not judged
+])
+def test_claim3_slower_by_at_least_an_epoch_in_most_pairs(dsh, dth, schedule, expected):
+    from dth.report import convergence_claim_verdict
+    flag, diff = convergence_claim_verdict(convergence_runs_frame(dsh, dth), schedule)
+    assert flag is expected and diff == pytest.approx(np.mean(dth) - np.mean(dsh))
+
+
+@pytest.mark.parametrize("changes, expected", [([-0.4, 0.2, -0.9], True), ([-0.4, -1.2], False), ([0.5], True)])
+def test_claim4_every_k_within_one_point(changes, expected):
+    from dth.report import ternary_verdict
+    assert ternary_verdict(changes) is expected
+
+
+@pytest.mark.parametrize("extra, expected", [([-1.5, -2.0], True), ([-0.1, 0.3], False), ([-1.5, -0.1], None),
+                                             ([-0.5, -0.6], None)])
+def test_claim5_extra_loss_above_one_point_at_every_k(extra, expected):
+    from dth.report import layers_verdict
+    assert layers_verdict(extra) is expected

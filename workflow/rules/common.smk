@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, workflow.basedir)  # the dth package of this checkout
+from dth.names import student_name, teacher_name, ternary_name  # noqa: E402  (the model names)
 from dth.params import validate  # noqa: E402  (the schema of params.yaml)
 
 # A preset given with --configfile is a complete params file: the commands read it. A
@@ -73,11 +74,16 @@ LAYERS, COMPARE_LAYERS, COMPARE_T = Q["layers"], Q["compare_layers"], Q["compare
 
 BASELINES = config["baselines"]  # students trained without the teacher (dsh and the compared methods)
 BASELINES_PATTERN = "|".join(BASELINES)
-STUDENTS = expand("{method}-{bits}-s{seed}", method=["dth"] + BASELINES, bits=BITS, seed=SEEDS)
-TERNARY = expand("ttq-{layers}-{bits}-t{t}", layers=LAYERS, bits=BITS, t=Q["t"]) + expand(
-    "ttq-{layers}-{bits}-t{t}", layers=COMPARE_LAYERS, bits=BITS, t=COMPARE_T
-)
-TEACHERS = expand("teacher-{bits}", bits=BITS)
+# the rules' wildcard patterns of the model names (dth/names.py), e.g. "{method}-{bits}-s{seed}"
+STUDENT = student_name("{method}", "{bits}", "{seed}")
+DTH_STUDENT = student_name("dth", "{bits}", "{seed}")
+TERNARY_MODEL = ternary_name("{layers}", "{bits}", "{t}")
+TEACHER_HEAD = teacher_name("{bits}")
+STUDENTS = [student_name(m, k, s) for m in ["dth"] + BASELINES for k in BITS for s in SEEDS]
+TERNARY = [ternary_name(LAYERS, k, t) for k in BITS for t in Q["t"]] + [
+    ternary_name(COMPARE_LAYERS, k, COMPARE_T) for k in BITS
+]
+TEACHERS = [teacher_name(k) for k in BITS]
 MODELS = TEACHERS + STUDENTS + TERNARY  # every model that is encoded and evaluated
 
 

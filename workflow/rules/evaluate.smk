@@ -8,13 +8,13 @@ rule evaluate_teacher:
         "codes/teacher",
         code_deps("evaluate_teacher"),
     output:
-        metrics="results/metrics/teacher-{bits}.json",
-        pr="results/plots/pr/teacher-{bits}.csv",
-        pn="results/plots/pn/teacher-{bits}.csv",
+        metrics=f"results/metrics/{TEACHER_HEAD}.json",
+        pr=f"results/plots/pr/{TEACHER_HEAD}.csv",
+        pn=f"results/plots/pn/{TEACHER_HEAD}.csv",
     params:
         **stage_params("evaluate_teacher"),
     log:
-        "logs/evaluate/teacher-{bits}.log",
+        f"logs/evaluate/{TEACHER_HEAD}.log",
     threads: 1
     shell:
         "dth evaluate --params {params.file} --codes codes/teacher/teacher-{wildcards.bits}.npz"
@@ -24,18 +24,18 @@ rule evaluate_teacher:
 rule evaluate_student:
     input:
         "data/prepared",
-        model="models/{method}-{bits}-s{seed}.pt",
+        model=f"models/{STUDENT}.pt",
         code=code_deps("evaluate_student"),
     output:
-        codes="codes/{method}-{bits}-s{seed}.npz",
-        speed="results/speed/{method}-{bits}-s{seed}.json",
-        metrics="results/metrics/{method}-{bits}-s{seed}.json",
-        pr="results/plots/pr/{method}-{bits}-s{seed}.csv",
-        pn="results/plots/pn/{method}-{bits}-s{seed}.csv",
+        codes=f"codes/{STUDENT}.npz",
+        speed=f"results/speed/{STUDENT}.json",
+        metrics=f"results/metrics/{STUDENT}.json",
+        pr=f"results/plots/pr/{STUDENT}.csv",
+        pn=f"results/plots/pn/{STUDENT}.csv",
     params:
         **stage_params("evaluate_student"),
     log:
-        "logs/evaluate/{method}-{bits}-s{seed}.log",
+        f"logs/evaluate/{STUDENT}.log",
     threads: workflow.cores
     shell:
         "dth evaluate --params {params.file} --model {input.model} --data data/prepared"
@@ -46,18 +46,18 @@ rule evaluate_student:
 rule evaluate_ternary:
     input:
         "data/prepared",
-        model="models/ttq-{layers}-{bits}-t{t}.npz",
+        model=f"models/{TERNARY_MODEL}.npz",
         code=code_deps("evaluate_ternary"),
     output:
-        codes="codes/ttq-{layers}-{bits}-t{t}.npz",
-        speed="results/speed/ttq-{layers}-{bits}-t{t}.json",
-        metrics="results/metrics/ttq-{layers}-{bits}-t{t}.json",
-        pr="results/plots/pr/ttq-{layers}-{bits}-t{t}.csv",
-        pn="results/plots/pn/ttq-{layers}-{bits}-t{t}.csv",
+        codes=f"codes/{TERNARY_MODEL}.npz",
+        speed=f"results/speed/{TERNARY_MODEL}.json",
+        metrics=f"results/metrics/{TERNARY_MODEL}.json",
+        pr=f"results/plots/pr/{TERNARY_MODEL}.csv",
+        pn=f"results/plots/pn/{TERNARY_MODEL}.csv",
     params:
         **stage_params("evaluate_ternary"),
     log:
-        "logs/evaluate/ttq-{layers}-{bits}-t{t}.log",
+        f"logs/evaluate/{TERNARY_MODEL}.log",
     threads: workflow.cores
     shell:
         "dth evaluate --params {params.file} --model {input.model} --data data/prepared"

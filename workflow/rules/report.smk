@@ -1,5 +1,7 @@
 # Stage 7: the tables, figures and REPORT.md (dth/report.py).
 
+GALLERY_CODES = f"codes/{student_name('dth', BITS[0], SEED)}.npz"  # the gallery's queries
+
 
 rule report:
     input:
@@ -10,7 +12,7 @@ rule report:
         expand("results/plots/train/{name}.csv", name=["teacher"] + STUDENTS + TERNARY),
         expand("results/ternary/{name}.json", name=TERNARY),
         expand("results/speed/{name}.json", name=["teacher"] + STUDENTS + TERNARY),
-        f"codes/dth-{BITS[0]}-s{SEED}.npz",
+        GALLERY_CODES,
         "results/experiments.csv",
         code_deps("report"),
     output:
@@ -25,5 +27,5 @@ rule report:
     threads: 1
     shell:
         "dth report --params {params.file} --results results --data data/prepared"
-        f" --gallery-codes codes/dth-{BITS[0]}-s{SEED}.npz --attempts results/experiments.csv"
+        f" --gallery-codes {GALLERY_CODES} --attempts results/experiments.csv"
         " --out results 2> {log}"

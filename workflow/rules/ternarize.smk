@@ -10,18 +10,18 @@ rule ternarize:
         "data/prepared",
         "models/teacher-train-hash.npz",
         code_deps("ternarize"),
-        student=f"models/dth-{{bits}}-s{SEED}.pt",
+        student=f"models/{student_name('dth', '{bits}', SEED)}.pt",
     output:
-        model="models/ttq-{layers}-{bits}-t{t}.pt",
-        packed="models/ttq-{layers}-{bits}-t{t}.npz",
-        report="results/ternary/ttq-{layers}-{bits}-t{t}.json",
-        curve="results/plots/train/ttq-{layers}-{bits}-t{t}.csv",
+        model=f"models/{TERNARY_MODEL}.pt",
+        packed=f"models/{TERNARY_MODEL}.npz",
+        report=f"results/ternary/{TERNARY_MODEL}.json",
+        curve=f"results/plots/train/{TERNARY_MODEL}.csv",
     params:
         **stage_params("ternarize"),
     log:
-        "logs/ternarize/ttq-{layers}-{bits}-t{t}.log",
+        f"logs/ternarize/{TERNARY_MODEL}.log",
     benchmark:
-        "benchmarks/ternarize/ttq-{layers}-{bits}-t{t}.tsv"
+        f"benchmarks/ternarize/{TERNARY_MODEL}.tsv"
     threads: workflow.cores
     shell:
         "dth ternarize --params {params.file} --bits {wildcards.bits} --t {wildcards.t} --layers {wildcards.layers}"

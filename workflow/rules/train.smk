@@ -34,17 +34,17 @@ rule train_student:
         "data/prepared",
         code_deps("train_student"),
     output:
-        model="models/{method}-{bits}-s{seed}.pt",
-        curve="results/plots/train/{method}-{bits}-s{seed}.csv",
+        model=f"models/{STUDENT}.pt",
+        curve=f"results/plots/train/{STUDENT}.csv",
     wildcard_constraints:
         method=BASELINES_PATTERN,
     params:
         declared=baseline_params,
         file=PARAMS,
     log:
-        "logs/train_student/{method}-{bits}-s{seed}.log",
+        f"logs/train_student/{STUDENT}.log",
     benchmark:
-        "benchmarks/train_student/{method}-{bits}-s{seed}.tsv"
+        f"benchmarks/train_student/{STUDENT}.tsv"
     threads: workflow.cores
     shell:
         "dth train-student --params {params.file} --bits {wildcards.bits} --method {wildcards.method}"
@@ -58,14 +58,14 @@ rule train_student_dth:
         TEACHER_OUTPUTS,
         code_deps("train_student_dth"),
     output:
-        model="models/dth-{bits}-s{seed}.pt",
-        curve="results/plots/train/dth-{bits}-s{seed}.csv",
+        model=f"models/{DTH_STUDENT}.pt",
+        curve=f"results/plots/train/{DTH_STUDENT}.csv",
     params:
         **stage_params("train_student_dth"),
     log:
-        "logs/train_student/dth-{bits}-s{seed}.log",
+        f"logs/train_student/{DTH_STUDENT}.log",
     benchmark:
-        "benchmarks/train_student/dth-{bits}-s{seed}.tsv"
+        f"benchmarks/train_student/{DTH_STUDENT}.tsv"
     threads: workflow.cores
     shell:
         "dth train-student --params {params.file} --bits {wildcards.bits} --method dth"
