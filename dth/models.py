@@ -46,20 +46,26 @@ class Teacher(nn.Module):
 
     One backbone serves every code length: the heads are trained together, each
     with its own cross-entropy, so the run trains one teacher instead of one per k.
-    Below 64 px the stem is a 3x3 conv without max-pool (CIFAR-style), of stride
-    `stem_stride`: 1 as in the paper's setting; 2 makes every later layer work on a
-    4x smaller map (4x cheaper), which is what a 2-core CPU can afford.
+    `input_size` (None: the images' own side) is the side the backbone sees: images are
+    resized to it (bilinear) inside the model, so that training, encoding and the
+    distilled students' targets all see the same input (a pretrained ResNet at 224 px
+    on 32 px CIFAR images). Below 64 px the stem is a 3x3 conv without max-pool
+    (CIFAR-style), of stride `stem_stride`: 1 as in the paper's setting; 2 makes every
+    later layer work on a 4x smaller map (4x cheaper), which is what a 2-core CPU can
+    afford. From 64 px on it is torchvision's own (7x7 conv, max-pool), the stem that
+    ImageNet weights (`load_backbone`) fit.
     """
 
     def __init__(self, arch: str, bits: list[int], num_classes: int, in_channels: int,
-                 image_size: int, mean, std, stem_stride: int = 1):
+                 image_size: int, mean, std, stem_stride: int = 1, input_size: int | None = None):
         super().__init__()
         self.bits = [int(k) for k in bits]
         self.norm = Normalize(mean, std)
+        self.input_size = None if input_size is None or input_size == image_size else int(input_size)
         import torchvision  # here, not at the top: importing it costs ~3 s, and students do not need it
 
         net = getattr(torchvision.models, arch)(weights=None)
-        if image_size < 64:
+        if (self.input_size or image_size) < 64:
             net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=stem_stride, padding=1, bias=False)
             net.maxpool = nn.Identity()
         elif in_channels != 3:
@@ -71,7 +77,28 @@ class Teacher(nn.Module):
         self.classifiers = nn.ModuleDict({str(k): nn.Linear(k, num_classes) for k in self.bits})
 
     def features(self, x):
+        if self.input_size is not None:
+            x = nn.functional.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
+                                          align_corners=False)
         return self.backbone(self.norm(x))
+
+    def load_backbone(self, state_dict: dict) -> None:
+        """Load a torchvision ResNet state dict (e.g. its ImageNet weights) into the backbone:
+        every tensor but the 1000-class fc; for grey images, conv1's weights summed over the
+        colour channels (a grey image is the same on R, G and B). The stem must be
+        torchvision's own (input side >= 64 px)."""
+        state = {k: v for k, v in state_dict.items() if not k.startswith("fc.")}
+        conv1 = self.backbone.conv1.weight
+        if "conv1.weight" in state and state["conv1.weight"].shape[1] != conv1.shape[1]:
+            if conv1.shape[1] != 1:
+                raise ValueError(f"conv1 has {conv1.shape[1]} input channels; the weights have "
+                                 f"{state['conv1.weight'].shape[1]}")
+            state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
+        if "conv1.weight" in state and state["conv1.weight"].shape != conv1.shape:
+            raise ValueError(f"the weights' stem conv1 is {tuple(state['conv1.weight'].shape)}, this teacher's "
+                             f"{tuple(conv1.shape)}: ImageNet weights need torchvision's 7x7 stem (teacher.input_size "
+                             ">= 64)")
+        self.backbone.load_state_dict(state, strict=True)
 
     def forward(self, x):
         f = self.features(x)
@@ -130,6 +157,43 @@ class Student(nn.Module):
 
 
 KINDS = {"teacher": Teacher, "student": Student}
+
+
+def imagenet_weights(arch: str):
+    """(torchvision's ImageNet weights entry for `arch` (its DEFAULT), the file torch.hub keeps it
+    as: <TORCH_HOME or ~/.cache/torch>/hub/checkpoints/<the URL's file name>)."""
+    import torchvision
+    from urllib.parse import urlparse
+
+    weights = torchvision.models.get_model_weights(arch).DEFAULT
+    return weights, Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+
+
+def imagenet_state(arch: str) -> dict:
+    """The ImageNet state dict of torchvision's `arch`, read from torch.hub's cache; a clear
+    error naming the file when it is not there (nothing is downloaded: the pipeline's stages
+    run offline, e.g. on cluster nodes)."""
+    from dth.errors import DthError
+
+    weights, path = imagenet_weights(arch)
+    if not path.is_file():
+        raise DthError(
+            f"teacher.pretrained imagenet: torchvision's {arch} ImageNet weights ({weights}) are not in its "
+            f"cache: expected the file {path} (the folder is $TORCH_HOME/hub/checkpoints; TORCH_HOME "
+            f"defaults to ~/.cache/torch). Download {weights.url} to that path, or run `python -c \"import "
+            f"torchvision; torchvision.models.{type(weights).__name__}.{weights.name}.get_state_dict()\"` "
+            "once on a machine with internet access and copy the file")
+    return weights.get_state_dict(progress=False, check_hash=False)
+
+
+def imagenet_normalisation(arch: str, channels: int) -> tuple[list[float], list[float]]:
+    """The per-channel mean and std the ImageNet weights were trained with (grey: their means)."""
+    weights, _ = imagenet_weights(arch)
+    t = weights.transforms()
+    mean, std = list(t.mean), list(t.std)
+    if channels == 1:
+        mean, std = [sum(mean) / 3], [sum(std) / 3]
+    return mean, std
 
 
 def build_model(kind: str, config: dict) -> nn.Module:

@@ -18,7 +18,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 
@@ -43,7 +42,18 @@ def _closed(node: Any) -> Any:
 
 with open(SCHEMA_FILE) as _f:
     SCHEMA: dict[str, Any] = _closed(yaml.safe_load(_f))
-_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+
+
+def _validator():
+    """The jsonschema validator of SCHEMA (imported on first use: `choices` needs only the YAML)."""
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        import jsonschema
+        _VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+    return _VALIDATOR
+
+
+_VALIDATOR = None
 
 
 def schema_of(key: str) -> dict:
@@ -104,7 +114,8 @@ def accepted(node: dict) -> str:
     return "a mapping of keys"
 
 
-def _message(error: jsonschema.ValidationError, params: dict, source: str) -> str:
+def _message(error, params: dict, source: str) -> str:
+    """One line for a jsonschema.ValidationError: the key, its value and what is accepted."""
     path = list(error.absolute_path)
     keys = [p for p in path if isinstance(p, str)]
     name = ".".join(keys)
@@ -142,7 +153,7 @@ def _non_finite(params: Any, where: str = "") -> str | None:
     return None
 
 
-def _order(error: jsonschema.ValidationError) -> tuple:
+def _order(error) -> tuple:
     """Which error of several to report: unknown keys, then missing ones, then values, outermost first."""
     rank = {"additionalProperties": 0, "required": 1}.get(error.validator, 2)
     return rank, len(error.absolute_path)
@@ -153,7 +164,7 @@ def validate(params: Any, source: str = "params.yaml") -> dict:
     unchanged or raise ParamsError naming the key and what would be accepted."""
     if not isinstance(params, dict):
         raise ParamsError(f"{source}: the file must be a mapping of keys, got {type(params).__name__}")
-    errors = sorted(_VALIDATOR.iter_errors(params), key=_order)
+    errors = sorted(_validator().iter_errors(params), key=_order)
     if errors:
         raise ParamsError(_message(errors[0], params, source))
     bad = _non_finite(params)

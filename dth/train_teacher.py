@@ -4,7 +4,11 @@
         --curve results/plots/train/teacher.csv --train-outputs models/teacher-train-hash.npz
 
 Reads params.yaml `teacher` (arch, epochs, optimizer, lr, schedule, amp, ...), `bits`
-(one head per k) and `seed`. All heads are trained together on one backbone with
+(one head per k) and `seed`. teacher.pretrained imagenet starts the backbone from
+torchvision's ImageNet weights, read from torch.hub's cache ($TORCH_HOME; a clear error
+naming the file when it is missing), with ImageNet's normalisation; teacher.input_size
+is the side the backbone sees (images resized inside the model; 224 for pretrained
+ResNets on 32 px CIFAR-10). All heads are trained together on one backbone with
 the mean of their cross-entropies (dth.losses.teacher_objective), so a run trains
 one teacher for every code length.
 
@@ -35,9 +39,10 @@ import numpy as np
 import torch
 
 from dth.data import load_manifest, load_split, to_float
+from dth.errors import DthError
 from dth.io import atomic_path, sha256_file, write_json
 from dth.losses import is_multi_label, teacher_objective, top1_accuracy
-from dth.models import Teacher, save_model
+from dth.models import Teacher, imagenet_normalisation, imagenet_state, save_model
 from dth.params import load_params, teacher_bits
 from dth.timing import loop_timer
 from dth.hardware import describe, resolve_device
@@ -108,8 +113,21 @@ def main(args) -> int:
     multi_label = is_multi_label(train.labels)
     config = dict(arch=section["arch"], bits=teacher_bits(params), **input_config(manifest, train),
                   stem_stride=section["stem_stride"])
+    if section["input_size"] is not None:  # the backbone sees the images resized to this side
+        config["input_size"] = section["input_size"]
+    pretrained = section["pretrained"] == "imagenet"
+    if pretrained:
+        side = section["input_size"] or config["image_size"]
+        if side < 64:
+            raise DthError(f"{args.params}: teacher.pretrained imagenet needs torchvision's ImageNet stem, i.e. "
+                           f"a backbone input of at least 64 px, but it would see {side} px; set "
+                           "teacher.input_size (e.g. 224)")
+        # the weights were trained on ImageNet-normalised images: the teacher normalises as they expect
+        config["mean"], config["std"] = imagenet_normalisation(section["arch"], config["in_channels"])
     seed_everything(seed)
     model = Teacher(**config)
+    if pretrained:
+        model.load_backbone(imagenet_state(section["arch"]))
     name = Path(args.out).stem
     cfg = resolve_precision(TrainConfig.from_section(section), device, name)  # amp auto -> bf16 or fp32, logged
 

@@ -141,3 +141,19 @@ def write_params(path: str | Path, **data) -> Path:
     params["data"].update(data)
     Path(path).write_text(yaml.safe_dump(params, sort_keys=False))
     return Path(path)
+
+
+def write_fake_imagenet_weights(torch_home: str | Path, arch: str, seed: int = 0) -> tuple[Path, dict]:
+    """A state dict of torchvision's `arch` (random values, the right keys and shapes) written where
+    torch.hub keeps the ImageNet weights under `torch_home` (TORCH_HOME): (the file, the state dict)."""
+    import torch
+    import torchvision
+    from urllib.parse import urlparse
+
+    weights = torchvision.models.get_model_weights(arch).DEFAULT
+    torch.manual_seed(seed)
+    state = getattr(torchvision.models, arch)(weights=None).state_dict()
+    path = Path(torch_home) / "hub" / "checkpoints" / Path(urlparse(weights.url).path).name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return path, state

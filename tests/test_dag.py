@@ -44,8 +44,8 @@ def checkout_copy(dest: Path, params: dict | None = None) -> Path:
     return dest
 
 
-def run(cmd: list[str], cwd: Path, timeout: int = 900, stdout_only: bool = False) -> str:
-    p = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+def run(cmd: list[str], cwd: Path, timeout: int = 900, stdout_only: bool = False, env: dict | None = None) -> str:
+    p = subprocess.run(cmd, cwd=cwd, env=env or ENV, capture_output=True, text=True, timeout=timeout)
     assert p.returncode == 0, f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}"
     return p.stdout if stdout_only else p.stdout + p.stderr
 
@@ -305,6 +305,8 @@ CANDIDATES = {
     "data.root": None,  # set by the test: a copy of the tiny data in another folder
     "data.download": [True, False], "data.image_size": [32, 64], "data.split_seed": [1, 0],
     "teacher.arch": ["resnet34", "resnet18"], "teacher.stem_stride": [1, 2], "teacher.epochs": [2, 1],
+    # ImageNet-shaped weights for resnet34 in the experiment's TORCH_HOME (below); 64 px: torchvision's stem
+    "teacher.pretrained": ["imagenet", "none"], "teacher.input_size": [64, None],
     "teacher.batch_size": [64, 32], "teacher.optimizer": ["sgd", "adam"], "teacher.lr": [0.01, 0.02],
     "teacher.weight_decay": [1e-4, 0.0], "teacher.schedule": ["step", "cosine"], "teacher.warmup_epochs": [1, 0],
     "teacher.amp": ["none", "bf16"], "teacher.augment": ["flip", "none"], "teacher.crop_pad": [2, 3],
@@ -384,7 +386,10 @@ def test_every_params_key_changed_runs_to_a_recorded_comparable_experiment(tiny_
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny run"],
                    cwd=by_dvc, check=True, capture_output=True)
     sets = [x for key, value in values.items() for x in ("-S", f"{key}={json.dumps(value)}")]
-    run(["dvc", "exp", "run", "-n", "every-key", *sets], by_dvc, timeout=1500)
+    from tests.fakes import write_fake_imagenet_weights
+    write_fake_imagenet_weights(tmp_path / "torch-home", values["teacher.arch"])
+    run(["dvc", "exp", "run", "-n", "every-key", *sets], by_dvc, timeout=1500,
+        env={**ENV, "TORCH_HOME": str(tmp_path / "torch-home")})
 
     names = json.dumps(json.loads(run(["dvc", "exp", "show", "--json"], by_dvc, stdout_only=True)))
     assert "every-key" in names and "results/summary.json" in names

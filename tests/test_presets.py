@@ -1,0 +1,90 @@
+"""The CIFAR-10 and NUS-WIDE presets run end to end at their real shapes, on CPU.
+
+Each preset's params with only sizes shrunk (one code length, seed and threshold, one epoch,
+small batches, a few dozen images written in the dataset's upstream format): the real
+architectures (a ResNet-50 teacher started from ImageNet-shaped weights in a temporary
+TORCH_HOME, seeing 224 px; the DSH student at the dataset's own size), every compared method
+of the preset, run by `dvc repro` to a report. `prepare` runs in this process first: torchvision
+checks CIFAR-10's files against the real dataset's md5s, and NUS-WIDE's 2100 protocol needs
+some 13,000 images, so the test patches those two facts here (tests/test_prepare.py runs the
+readers and protocols themselves) and then lets DVC record the prepared data and run the rest.
+Marked slow: about 2 minutes per preset on 2 cores.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from dth import splits
+from dth.cli import main as dth_main
+from dth.models import load_model
+from dth.names import student_name, ternary_name
+from tests.fakes import make_tiny_cifar10, make_tiny_nus_wide, patch_cifar10_md5, write_fake_imagenet_weights
+from tests.test_dag import ENV, REPO, checkout_copy, run
+
+
+def shrunk(preset: str, root: str) -> dict:
+    """The preset's params with the sizes cut to what a test can run; every other key as committed."""
+    p = yaml.safe_load((REPO / "configs" / f"{preset}.yaml").read_text())
+    p.update(bits=p["bits"][:1], seeds=[0], seed=0)
+    p["data"]["root"] = root
+    for section in ("teacher", "student"):
+        p[section].update(epochs=1, batch_size=8, warmup_epochs=0, val_queries=8, val_database=16)
+    p["student"]["decay_epochs"] = 0
+    p["quantize"].update(t=p["quantize"]["t"][:1], epochs=1)
+    p["quantize"]["compare_t"] = p["quantize"]["t"][0]
+    p["encode"]["batch_size"] = 16
+    p["evaluate"].update(precision_at=10, topk=None if p["evaluate"]["topk"] is None else 10)
+    return p
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["cifar10", "nus-wide"])
+def test_preset_runs_end_to_end_at_its_real_shapes(preset, tmp_path, monkeypatch):
+    committed = yaml.safe_load((REPO / "configs" / f"{preset}.yaml").read_text())
+    assert committed["teacher"]["pretrained"] == "imagenet" and committed["teacher"]["input_size"] == 224
+    assert committed["teacher"]["arch"] == "resnet50"
+    raw = tmp_path / "raw"
+    if preset == "cifar10":
+        patch_cifar10_md5(monkeypatch, make_tiny_cifar10(raw, n_per_batch=8, n_test=8))
+        params = shrunk(preset, str(raw))
+        params["data"]["protocol"] = "full"  # the files' own split: 40 train and database, 8 query images
+        side = 32
+    else:
+        rng = np.random.default_rng(0)
+        labels = (rng.random((84, 21)) < 0.15).astype(np.uint8)
+        labels[np.arange(84), np.arange(84) % 21] = 1  # every concept on 4 images, every image labelled
+        make_tiny_nus_wide(raw, labels, size=16)
+        # 1 query and 2 train images per concept instead of 100 and 500
+        monkeypatch.setitem(splits.PROTOCOLS["nus-wide"], "2100", splits.Protocol("disjoint", 1, 2))
+        params = shrunk(preset, str(raw))
+        side = params["data"]["image_size"]
+    torch_home = tmp_path / "torch-home"
+    weights_file, weights = write_fake_imagenet_weights(torch_home, params["teacher"]["arch"])
+    work = checkout_copy(tmp_path / "repo", params)
+
+    monkeypatch.chdir(work)
+    assert dth_main(["prepare", "--params", "params.yaml", "--out", "data/prepared"]) == 0
+    env = {**ENV, "TORCH_HOME": str(torch_home)}
+    run(["dvc", "commit", "-f", "prepare"], work, env=env)
+    run(["dvc", "repro"], work, timeout=1500, env=env)
+
+    teacher, ckpt = load_model(work / "models" / "teacher.pt")
+    assert ckpt["config"]["arch"] == "resnet50" and ckpt["config"]["input_size"] == 224
+    assert ckpt["config"]["image_size"] == side
+    assert tuple(teacher.backbone.conv1.weight.shape) == (64, 3, 7, 7)  # torchvision's stem, as the weights
+    assert ckpt["config"]["mean"] == pytest.approx([0.485, 0.456, 0.406])  # ImageNet's normalisation
+    k = params["bits"][0]
+    student, s_ckpt = load_model(work / "models" / f"{student_name('dth', k, 0)}.pt")
+    assert s_ckpt["config"]["image_size"] == side  # the student keeps the dataset's own size
+    for method in ["dth", *params["baselines"]]:
+        assert (work / "results" / "metrics" / f"{student_name(method, k, 0)}.json").is_file(), method
+    assert (work / "codes" / f"{ternary_name(params['quantize']['layers'], k, params['quantize']['t'][0])}.npz").is_file()
+    summary = json.loads((work / "results" / "summary.json").read_text())
+    assert str(k) in summary["dth_map"] and "sota" in summary
+    report = (work / "results" / "REPORT.md").read_text()
+    assert "### 6." in report and ("mAP@10" in report) == (preset == "nus-wide")
+    assert weights_file.is_file()  # read from the cache, not downloaded elsewhere
+    assert "up to date" in run(["dvc", "status"], work, env=env)
