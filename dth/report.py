@@ -676,13 +676,30 @@ def attempts_section(path: Path, summary: dict) -> str:
     table = table.rename(columns={c: c.replace("_map.", " mAP k=").replace("teacher_accuracy", "teacher acc (%)")
                                   .replace("convergence_epochs.", "epochs to share, ") for c in table.columns})
     about = [f"- `{r['name']}`: {r['about']}" for _, r in runs.iterrows() if isinstance(r.get("about"), str)]
+    comparisons = [line for _, r in runs.iterrows() for line in attempt_comparison(r)]
     return "\n".join([
         "## Attempts", "",
         f"Each row below the first is a DVC experiment recorded in {path} by `python workflow/scripts/attempts.py` "
         "(workflow/attempts.yaml lists each one's name, purpose and params changes; "
         "`dvc exp run -n <name> -S <set ...>` reproduces it). The first row is this run, from its own "
         "summary.json, so it always agrees with the tables below. mAP in %, means over seeds.", "",
-        *verdicts, md_table(table), "", *about, ""])
+        *verdicts, md_table(table), "", *about, "", *comparisons])
+
+
+def attempt_comparison(row: pd.Series) -> list[str]:
+    """Claim 6 of an attempt that trained the compared methods (its summary's `sota` entries):
+    every method's mean mAP (%) per code length and DTH's lead over the best of the others."""
+    bits = sorted({c.split(".")[1] for c, v in row.items() if c.startswith("sota.") and pd.notna(v)}, key=int)
+    if not bits:
+        return []
+    families = [m for m in METHOD_NAMES if pd.notna(row.get(f"{m}_map.{bits[0]}"))]
+    rows = [{"method": METHOD_NAMES[m], **{f"{k} bits": f"{100 * float(row[f'{m}_map.{k}']):.2f}" for k in bits}}
+            for m in ["dth", *[f for f in families if f != "dth"]]]
+    lead = "; ".join(f"{k} bits {float(row[f'sota.{k}.dth_minus_best']):+.2f} over "
+                     f"{METHOD_NAMES.get(row[f'sota.{k}.best'], row[f'sota.{k}.best'])} "
+                     f"(SE {float(row[f'sota.{k}.se']):.2f})" for k in bits)
+    return [f"Claim 6 in attempt `{row['name']}`: mean mAP (%) of each method; DTH minus the best method "
+            f"trained without the teacher, in points: {lead}.", "", md_table(rows), ""]
 
 
 # ----------------------------------------------------------------------------- summary

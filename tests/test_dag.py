@@ -1,7 +1,7 @@
 """DVC and Snakemake describe the same DAG: the same commands, and the same artifacts.
 
 Both run in copies of this checkout under tmp_path, never in the checkout itself.
-The tiny end-to-end run (marked slow, about 2 minutes on 2 cores) uses a tiny
+The tiny end-to-end run (marked slow; docs/performance.md has its measured time) uses a tiny
 Fashion-MNIST in the exact idx format, one code length, one threshold (and the fc+conv
 comparison), one epoch.
 """

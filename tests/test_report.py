@@ -194,3 +194,14 @@ def test_claim4_every_k_within_one_point(changes, expected):
 def test_claim5_extra_loss_above_one_point_at_every_k(extra, expected):
     from dth.report import layers_verdict
     assert layers_verdict(extra) is expected
+
+
+def test_an_attempt_with_the_compared_methods_shows_its_claim6(tmp_path):
+    row = {**attempt("compare-one-seed", 0.75), "greedyhash_map.12": 0.77, "greedyhash_map.48": 0.79,
+           "sota.12.best": "greedyhash", "sota.12.dth_minus_best": 1.5, "sota.12.se": 0.0,
+           "sota.48.best": "dsh", "sota.48.dth_minus_best": -0.25, "sota.48.se": 0.1}
+    text = attempts_section(write_attempts(tmp_path / "e.csv", [row, attempt("other", 0.5)]), SUMMARY)
+    assert "Claim 6 in attempt `compare-one-seed`" in text and "Claim 6 in attempt `other`" not in text
+    assert "12 bits +1.50 over GreedyHash (SE 0.00); 48 bits -0.25 over DSH (SE 0.10)" in text
+    rows = {r[0]: r for r in markdown_rows(text)}
+    assert rows["GreedyHash"][1:] == ["77.00", "79.00"] and rows["DTH"][1:] == ["78.50", "80.00"]

@@ -12,8 +12,8 @@ site's placeholders replaced by this cluster's values (`site_profile`). One of i
 is broken on purpose, so the run fails on that job and names its logs; once the input is
 fixed, a second run resumes: it submits that one job only. Every job was an sbatch
 submission (sacct lists each), and the metrics equal those of the same pipeline run
-locally (tests/tiny.py's `dvc repro`, made once per pytest process). About 4 minutes on
-2 cores, that local run included. A cluster this test started is taken down again; one that was already up is
+locally (tests/tiny.py's `dvc repro`, made once per pytest process); docs/performance.md
+has its measured time. A cluster this test started is taken down again; one that was already up is
 left running.
 """
 
