@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import re
 
+from dth.params import LAYER_SETS
+
+# the wildcard pattern of a layer set in a name (the Snakefile's rules use it too)
+LAYERS_PATTERN = "|".join(re.escape(layers) for layers in LAYER_SETS)
 TEACHER = "teacher"
 TERNARY = "ttq"
 
 _STUDENT = re.compile(r"(?P<family>[a-z]+)-(?P<bits>\d+)-s(?P<seed>\d+)")
-_TERNARY = re.compile(r"ttq-(?P<layers>fc|fc\+conv|all)-(?P<bits>\d+)-t(?P<t>[0-9.e-]+)")
+_TERNARY = re.compile(rf"ttq-(?P<layers>{LAYERS_PATTERN})-(?P<bits>\d+)-t(?P<t>[0-9.e-]+)")
 _TEACHER = re.compile(r"teacher-(?P<bits>\d+)")
 
 

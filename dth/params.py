@@ -80,10 +80,6 @@ METHOD_NAMES = {"dsh": "DSH", "dth": "DTH", "ce": "CE", "dpsh": "DPSH", "hashnet
                 "greedyhash": "GreedyHash", "csq": "CSQ"}
 
 
-def _bound(value) -> str:
-    return str(value)
-
-
 def accepted(node: dict) -> str:
     """What a schema node accepts, in words (the second half of every error message)."""
     if "anyOf" in node:
@@ -107,8 +103,7 @@ def accepted(node: dict) -> str:
         hi = node.get("exclusiveMaximum", node.get("maximum"))
         left = "(" if "exclusiveMinimum" in node or lo is None else "["
         right = ")" if "exclusiveMaximum" in node or hi is None else "]"
-        return (f"a number in {left}{'-inf' if lo is None else _bound(lo)}, "
-                f"{'inf' if hi is None else _bound(hi)}{right}")
+        return f"a number in {left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
     if kind == "array":
         return f"a non-empty list, each item {accepted(node['items'])}"
     return "a mapping of keys"

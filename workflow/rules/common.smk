@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, workflow.basedir)  # the dth package of this checkout
-from dth.names import student_name, teacher_name, ternary_name  # noqa: E402  (the model names)
+from dth.names import LAYERS_PATTERN, student_name, teacher_name, ternary_name  # noqa: E402  (the model names)
 from dth.params import validate  # noqa: E402  (the schema of params.yaml)
 
 # A preset given with --configfile is a complete params file: the commands read it. A
@@ -91,5 +91,5 @@ wildcard_constraints:
     method="|".join(["dth"] + BASELINES),
     bits=r"\d+",
     seed=r"\d+",
-    layers=r"fc|fc\+conv|all",
+    layers=LAYERS_PATTERN,
     t=r"[0-9.e-]+",
