@@ -71,7 +71,8 @@ def bare_loop(model, loss_fn, data, batch, amp):
 
 
 def fit_loop(model, loss_fn, data, batch, amp):
-    cfg = TrainConfig(epochs=1, batch_size=batch, optimizer="adam", lr=1e-4, amp=amp, augment=True)
+    cfg = TrainConfig(epochs=1, batch_size=batch, optimizer="adam", lr=1e-4, weight_decay=0.0, schedule="cosine",
+                      warmup_epochs=0, decay_epochs=0, amp=amp, augment="crop+flip", crop_pad=4)
     start = time.perf_counter()
     fit(model, loss_fn, data, cfg, seed=0, device=torch.device("cpu"), name="bench",
         checkpoint_dir=None, progress=False)

@@ -3,6 +3,7 @@
     dth prepare                                  # fetch + split the dataset of params.yaml
     dth train-teacher                            # ResNet teacher, one hash head per k
     dth train-student --bits 12 --method dth --seed 0 --out models/dth-12-s0.pt
+    dth train-backbone --method greedyhash --out models/greedyhash-resnet18.pt --curve results/plots/train/greedyhash-resnet18.csv
     dth ternarize --bits 12 --t 0.05 --out models/ttq-fc-12-t0.05.pt
     dth encode --model models/dth-12-s0.pt --out codes/dth-12-s0.npz
     dth evaluate --codes codes/dth-12-s0.npz     # -> results/metrics/dth-12-s0.json
@@ -10,7 +11,7 @@
     dth search --codes codes/dth-12-s0.npz --query-index 0 1 2
 
 Model names (docs/artifacts.md): teacher-<k>, dsh-<k>-s<seed>, dth-<k>-s<seed>,
-ttq-<layers>-<k>-t<t>; `dvc repro` or `snakemake --cores 8` runs every stage in order.
+ttq-<layers>-<k>-t<t>, <method>-<arch>-<k>; `dvc repro` or `snakemake --cores 8` runs every stage in order.
 
 `dth <stage> --help` explains each one. Each stage reads its own section of
 params.yaml (`--params` to use another file) and takes its input and output paths
@@ -32,6 +33,7 @@ STAGES = {
     "prepare": ("prepare", "fetch and split the dataset into query / train / database (params: data)"),
     "train-teacher": ("train_teacher", "train the ResNet teacher with one hash head per code length (params: teacher)"),
     "train-student": ("train_student", "train a DSH student, as the baseline (dsh) or distilled (dth) (params: student, dsh, distill)"),
+    "train-backbone": ("train_backbone", "train a compared method on the teacher's network, for claim 6 (params: teacher, backbone_methods)"),
     "ternarize": ("ternarize", "fine-tune the DTH student with ternary (TTQ) weights and export it packed (params: quantize)"),
     "encode": ("encode", "encode the query and database sets to packed binary codes (params: encode)"),
     "evaluate": ("evaluate", "mAP, precision@N, precision-recall and radius precision of a codes file (params: evaluate)"),

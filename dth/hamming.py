@@ -185,35 +185,29 @@ def encode_images(model, images, bits: list[int], batch_size: int = 1024, device
     rounding of 0 may differ from fp32's), `batch_size` images per forward, channels-last
     memory layout (the model is converted in place). A model with
     several hash heads (the teacher) computes its backbone once per batch for all of them.
-    `progress`, if given, is the label of a tqdm bar.
+    `progress`, if given, is the label of a tqdm bar. The batches go through the model by
+    dth.data.forward_batches (which refuses an amp other than none or bf16); the real outputs
+    (N x sum(bits) float32, 4 bytes each) are packed once all are computed.
     """
     import torch
-    from tqdm import tqdm
 
-    from dth.data import to_float
+    from dth.data import forward_batches
 
     n = len(images)
-    out = {k: np.empty((n, packed_width(k)), np.uint8) for k in bits}
     multi_head = hasattr(model, "hash_layers")
     model = model.to(memory_format=torch.channels_last)  # NHWC convolutions: ~1.7x faster on CPU
-    batches = range(0, n, batch_size)
-    if progress:
-        batches = tqdm(batches, desc=progress, unit="batch", leave=False)
-    if amp not in ("none", "bf16"):
-        raise ValueError(f"amp must be none or bf16 (resolve auto with dth.hardware.resolve_amp), not {amp!r}")
-    device = torch.device(device)
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=(amp == "bf16")):
-        for start in batches:
-            x = to_float(np.array(images[start:start + batch_size]))  # a copy: memmaps are read-only
-            x = x.to(device).contiguous(memory_format=torch.channels_last)
-            if multi_head:
-                features = model.features(x)  # the backbone, once for every head
-                outputs = {k: model.hash_layers[str(k)](features) for k in bits}
-            else:
-                outputs = {bits[0]: model.hash(x)}
-            for k, h in outputs.items():
-                out[k][start:start + len(x)] = np.packbits((h.float() > 0).cpu().numpy(), axis=1)
-    return out
+
+    def forward(x):
+        if multi_head:
+            features = model.features(x)  # the backbone, once for every head
+            return {k: model.hash_layers[str(k)](features) for k in bits}
+        return {bits[0]: model.hash(x)}
+
+    with torch.inference_mode():
+        h = forward_batches(forward, images, batch_size=batch_size, device=device, amp=amp, progress=progress)
+        if n == 0:  # no batches, no outputs
+            return {k: np.empty((0, packed_width(k)), np.uint8) for k in bits}
+        return {k: np.packbits((h[k] > 0).numpy(), axis=1) for k in bits}
 
 
 # --- the codes file (docs/artifacts.md, "Codes") ---

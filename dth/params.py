@@ -74,6 +74,9 @@ def choices(key: str) -> tuple:
 DATASETS = choices("data.dataset")
 # The compared methods' objectives (dth/baselines.py), each with its own params section.
 BASELINES = tuple(m for m in choices("baselines") if m != "dsh")
+# The methods that can also be trained on the teacher's network (dth/train_backbone.py); ce is not
+# one: on that network it is the teacher.
+BACKBONE_METHODS = choices("backbone_methods")
 LAYER_SETS = choices("quantize.layers")
 # How the report and figures name every student method.
 METHOD_NAMES = {"dsh": "DSH", "dth": "DTH", "ce": "CE", "dpsh": "DPSH", "hashnet": "HashNet", "dch": "DCH",

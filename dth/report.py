@@ -6,7 +6,8 @@ Reports exactly the models that the params define (docs/artifacts.md, "Model nam
 teacher-k for k in `bits`; M-k-sS for every student method M (dsh, dth and the other
 methods of `baselines`), k in `bits`, S in `seeds`;
 ttq-L-k-tT for L = quantize.layers, T in quantize.t, and L = quantize.compare_layers,
-T = quantize.compare_t; the students' training curves for claim 3. A file
+T = quantize.compare_t; M-A-k for every method M of `backbone_methods` on the teacher's
+network A (teacher.arch); the students' training curves for claim 3. A file
 that one of them needs and that is missing stops the report with its path and the stage
 that writes it; files of other models (an earlier run's) are ignored. Labels follow the
 params: mAP@all or mAP@<evaluate.topk>, the precision within evaluate.radius.
@@ -39,7 +40,7 @@ import pandas as pd
 from dth.data import load_manifest, load_split
 from dth.errors import DthError
 from dth.io import atomic_dir, write_json, write_text
-from dth.names import student_name, teacher_name, ternary_name
+from dth.names import BACKBONE, backbone_head_name, backbone_name, student_name, teacher_name, ternary_name
 from dth.params import METHOD_NAMES, flat_keys, load_params, student_methods
 
 
@@ -58,7 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # ----------------------------------------------------------------------------- the run's models
 
 def expected_models(params: dict) -> pd.DataFrame:
-    """One row per model the params define: model name, family, bits, seed, layers, t."""
+    """One row per model the params define: model name, family, bits, seed, layers, t, method (the
+    method of a head on the teacher's network, family `backbone`)."""
     rows = [{"model": teacher_name(k), "family": "teacher", "bits": k} for k in params["bits"]]
     rows += [{"model": student_name(m, k, s), "family": m, "bits": k, "seed": s}
              for m in student_methods(params) for k in params["bits"] for s in params["seeds"]]
@@ -66,13 +68,16 @@ def expected_models(params: dict) -> pd.DataFrame:
     for layers, ts in ((q["layers"], q["t"]), (q["compare_layers"], [q["compare_t"]])):
         rows += [{"model": ternary_name(layers, k, t), "family": "ttq", "bits": k, "layers": layers,
                   "t": float(t)} for k in params["bits"] for t in ts]
-    df = pd.DataFrame(rows, columns=["model", "family", "bits", "seed", "layers", "t"])
+    arch = params["teacher"]["arch"]
+    rows += [{"model": backbone_head_name(m, arch, k), "family": BACKBONE, "bits": k, "method": m}
+             for m in params["backbone_methods"] for k in params["bits"]]
+    df = pd.DataFrame(rows, columns=["model", "family", "bits", "seed", "layers", "t", "method"])
     return df.drop_duplicates("model").reset_index(drop=True)
 
 
 SWEEP_PREFIX = "lr-sweep:"  # results/experiments.csv rows of workflow/scripts/sweep_lr.py
 
-WRITERS = {"metrics": "evaluate_*", "ternary": "ternarize", "speed": "evaluate_* / encode_teacher", "train": "train_*/ternarize",
+WRITERS = {"metrics": "evaluate_*", "ternary": "ternarize", "speed": "evaluate_* / encode_teacher / encode_backbone", "train": "train_*/ternarize",
            "pr": "evaluate", "pn": "evaluate"}
 
 
@@ -127,6 +132,8 @@ def method_label(row) -> str:
         return "Teacher"
     if row["family"] in METHOD_NAMES:
         return METHOD_NAMES[row["family"]]
+    if row["family"] == BACKBONE:
+        return f"{METHOD_NAMES[row['method']]} on the teacher's network"
     return f"DTH-ternary {row['layers']} t={row['t']:g}"
 
 
@@ -223,7 +230,7 @@ def figure_setup():
 
 def compared_families(df: pd.DataFrame) -> list[str]:
     """The compared methods of the run (params `baselines` but dsh), in the params' order."""
-    return [f for f in dict.fromkeys(df["family"]) if f not in ("teacher", "dsh", "dth", "ttq")]
+    return [f for f in dict.fromkeys(df["family"]) if f not in ("teacher", "dsh", "dth", "ttq", BACKBONE)]
 
 
 def best_compared(df: pd.DataFrame, k: int, n: int = 2) -> list[str]:
@@ -567,10 +574,80 @@ def layers_claim(tern: pd.DataFrame, params: dict) -> tuple[str, dict]:
     return "\n".join(text), summary
 
 
-def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None) -> tuple[str, dict]:
+def backbone_results(df: pd.DataFrame, params: dict, recorded: pd.DataFrame | None) -> tuple[pd.DataFrame, str] | None:
+    """The methods on the teacher's network, one run each: a frame of method, bits, map, with the
+    teacher as `ce` (it is that method on that network), and where the numbers come from: this
+    run's models when params `backbone_methods` names some, else the last recorded attempt whose
+    summary has them (results/experiments.csv columns backbone_map.<method>.<k>); None when neither."""
+    if params["backbone_methods"]:
+        rows = df[df["family"].isin(["teacher", BACKBONE])]
+        frame = pd.DataFrame({"method": rows["method"].where(rows["family"] == BACKBONE, "ce"),
+                              "bits": rows["bits"], "map": rows["map"]})
+        return frame.reset_index(drop=True), f"this run, seed {params['seed']}"
+    if recorded is None or recorded.empty:
+        return None
+    columns = [c for c in recorded.columns if c.startswith("backbone_map.")]
+    with_backbone = recorded[recorded[columns].notna().any(axis=1)] if columns else recorded.iloc[:0]
+    if with_backbone.empty:
+        return None
+    row = with_backbone.iloc[-1]
+    rows = []
+    for column in columns:
+        _, method, k = column.split(".")
+        if pd.notna(row[column]):
+            rows.append({"method": method, "bits": int(k), "map": float(row[column])})
+    for k in sorted({r["bits"] for r in rows}):
+        if pd.notna(row.get(f"teacher_map.{k}")):
+            rows.append({"method": "ce", "bits": k, "map": float(row[f"teacher_map.{k}"])})
+    return pd.DataFrame(rows), f"recorded attempt `{row['name']}` (results/experiments.csv; params changes: {row['set']})"
+
+
+def backbone_comparison(df: pd.DataFrame, params: dict, found: tuple[pd.DataFrame, str] | None
+                        ) -> tuple[list[str], list[bool | None], dict]:
+    """Claim 6 on the teacher's network: DTH's mean over seeds (the small student of this run)
+    against each method's single run there, per code length by `beats` (the single run adds no
+    variance: the SE is DTH's alone). Returns the text, the flags and the summary entries."""
+    arch, bits = params["teacher"]["arch"], list(params["bits"])
+    if found is None:
+        return ([f"Not run on the teacher's network ({arch}): params `backbone_methods` lists the methods to train "
+                 "there (one teacher training each); `workflow/attempts.yaml`'s attempt `big-backbone` runs it at "
+                 "one seed.", ""], [], {})
+    frame, source = found
+    methods = ["ce", *[m for m in dict.fromkeys(frame["method"]) if m != "ce"]]
+    value = {(r["method"], int(r["bits"])): float(r["map"]) for _, r in frame.iterrows()}
+    ks = [k for k in bits if all((m, k) in value for m in methods)]
+    best = {k: max(methods, key=lambda m: value[(m, k)]) for k in ks}
+    rows = [{"method": f"{METHOD_NAMES[m]}{' (the teacher)' if m == 'ce' else ''} on {arch}",
+             **{f"{k} bits": (f"**{100 * value[(m, k)]:.2f}**" if best[k] == m else f"{100 * value[(m, k)]:.2f}")
+                for k in ks}} for m in methods]
+    rows.append({"method": "DTH (the distilled student, this run)",
+                 **{f"{k} bits": fmt_mean_std(pd.Series(maps_of(df, 'dth', k))) for k in ks}})
+    flags, verdict_rows, summary = [], [], {}
+    for k in ks:
+        for m in methods:
+            flag, diff, se = beats(maps_of(df, "dth", k), np.array([value[(m, k)]]))
+            flags.append(flag)
+            verdict_rows.append({"bits": k, "method": METHOD_NAMES[m], "DTH - it (points)": f"{diff:+.2f}",
+                                 "SE": f"{se:.2f}", "verdict": {True: "holds", False: "does not hold", None: "tie"}[flag]})
+        summary[str(k)] = {"best": best[k], "dth_minus_best": round(100 * float(maps_of(df, "dth", k).mean()
+                                                                                 - value[(best[k], k)]), 4)}
+    text = [f"On the teacher's network ({arch}, its schedule, one hash head per code length on one backbone; "
+            f"from {source}): {map_label(params)} (%) of one run per method; bold: the best per column.", "",
+            md_table(rows), "",
+            "DTH's mean against each of them: holds where DTH is ahead by more than the standard error of its "
+            "mean over seeds (one run gives no spread of its own), does not hold where the method is ahead by "
+            f"more than it, a tie otherwise. On the teacher's network: {verdict(overall(flags))}.", "",
+            md_table(verdict_rows), ""]
+    return text, flags, {"sota_backbone": summary}
+
+
+def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
+                     recorded: pd.DataFrame | None = None) -> tuple[str, dict]:
     """Claim 6: the distilled student against every method trained without the teacher on the same
     network and schedule (params `baselines`), per code length by `beats`; the table marks the best of
-    them per column in bold; the learning rates chosen by the sweep (workflow/scripts/sweep_lr.py)."""
+    them per column in bold; the learning rates chosen by the sweep (workflow/scripts/sweep_lr.py);
+    then the same methods on the teacher's network (`backbone_comparison`), from this run or a
+    recorded attempt. The claim holds when it holds at every k on both networks."""
     label, radius, bits = map_label(params), params["evaluate"]["radius"], list(params["bits"])
     others = ["dsh", *compared_families(df)]
     title = "### 6. A thin distilled student outperforms the state-of-the-art methods (the paper's third claim)"
@@ -605,7 +682,9 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None)
         return md_table(rows)
 
     lr = {m: (params[m]["lr"] if m in params and "lr" in params[m] else params["student"]["lr"]) for m in others}
-    out = [f"{title} — {verdict(overall(flags))}", "",
+    big_text, big_flags, big_summary = backbone_comparison(df, params, backbone_results(df, params, recorded))
+    summary.update(big_summary)
+    out = [f"{title} — {verdict(overall(flags + big_flags))}", "",
            f"Every method trained on the student network with the same schedule ({params['student']['epochs']} "
            f"epochs, {params['student']['optimizer']}, augment {params['student']['augment']}, seeds "
            f"{params['seeds']}) but its own peak learning rate ("
@@ -615,8 +694,9 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None)
            f"Precision within Hamming radius {radius} (%):", "", table("precision_radius"), "",
            "Verdict per code length: holds where DTH's mean exceeds the best other method's by more than the "
            "standard error of their difference (SE, over seeds), does not hold where that method is ahead by "
-           "more than it, a tie otherwise; the claim holds when it holds at every k.", "",
-           md_table(verdict_rows), ""]
+           f"more than it, a tie otherwise. On the student network: {verdict(overall(flags))}; the claim holds "
+           "when it holds at every k on the student network and on the teacher's.", "",
+           md_table(verdict_rows), "", *big_text]
     out += [("Compared methods more than 3 points below DSH at the same k: " + "; ".join(low) + ".") if low else
             "No compared method is more than 3 points below DSH at any k.", ""]
     if sweep is not None and len(sweep):
@@ -637,11 +717,12 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None)
 
 
 def claims(df: pd.DataFrame, results: Path, tern: pd.DataFrame, speed: dict, teacher: dict,
-           runs: pd.DataFrame, params: dict, sweep: pd.DataFrame | None) -> tuple[str, dict]:
+           runs: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
+           recorded: pd.DataFrame | None = None) -> tuple[str, dict]:
     """REPORT.md's claims section and the summary entries of all six claims."""
     parts = [distillation_claim(df, params), teacher_claim(df, params, results, speed, teacher),
              convergence_claim(runs, params), ternary_claim(tern, params), layers_claim(tern, params),
-             comparison_claim(df, params, sweep)]
+             comparison_claim(df, params, sweep, recorded)]
     summary: dict = {}
     for _, entries in parts:
         summary.update(entries)
@@ -713,6 +794,10 @@ def summary_of(df: pd.DataFrame, teacher: dict, families: list[str]) -> dict:
         out[f"{fam}_map"] = {str(int(k)): round(float(v), 6) for k, v in sub["map"].mean().items()}
         out[f"{fam}_precision_radius"] = {str(int(k)): round(float(v), 6)
                                           for k, v in sub["precision_radius"].mean().items()}
+    heads = df[df["family"] == BACKBONE]
+    if len(heads):  # the methods on the teacher's network: backbone_map.<method>.<k>
+        out["backbone_map"] = {m: {str(int(k)): round(float(v), 6) for k, v in g.groupby("bits")["map"].mean().items()}
+                               for m, g in heads.groupby("method", sort=False)}
     return out
 
 
@@ -725,18 +810,20 @@ def main(args) -> int:
     seed = params["seed"]
     ttq = df[df["family"] == "ttq"]["model"]
     ternary = {name: read_json(results / "ternary" / f"{name}.json", "ternary") for name in ttq}
+    backbones = [backbone_name(m, params["teacher"]["arch"]) for m in params["backbone_methods"]]
     speed = {name: read_json(results / "speed" / f"{name}.json", "speed")
-             for name in ["teacher", *df[df["family"].isin([*student_methods(params), "ttq"])]["model"]]}
+             for name in ["teacher", *df[df["family"].isin([*student_methods(params), "ttq"])]["model"], *backbones]}
     teacher = read_json(results / "metrics" / "teacher.json", "metrics")
     runs = convergence_runs(results, params)
 
     full = df[(df["family"] == "dth") & (df["seed"] == seed)].set_index("bits")["map"].to_dict()
     tern = ternary_table(df, ternary, full)
-    sweep = None
+    sweep, attempts = None, None
     if args.attempts:
-        recorded = pd.read_csv(args.attempts, dtype={"name": str})
-        sweep = recorded[recorded["name"].str.startswith(SWEEP_PREFIX)]
-    claim_text, claim_summary = claims(df, results, tern, speed, teacher, runs, params, sweep)
+        recorded = pd.read_csv(args.attempts, dtype={"name": str, "set": str})
+        is_sweep = recorded["name"].str.startswith(SWEEP_PREFIX)
+        sweep, attempts = recorded[is_sweep], recorded[~is_sweep]
+    claim_text, claim_summary = claims(df, results, tern, speed, teacher, runs, params, sweep, attempts)
     summary = {**summary_of(df, teacher, student_methods(params)), **claim_summary}
 
     label, radius = map_label(params), params["evaluate"]["radius"]

@@ -35,11 +35,11 @@ from dth.errors import DthError
 from dth.hardware import describe
 from dth.baselines import BASELINES, baseline_loss, hash_centres
 from dth.io import sha256_file
-from dth.losses import is_multi_label, student_objective, top1_accuracy
-from dth.models import Student, load_model
+from dth.losses import is_multi_label, top1_accuracy
+from dth.models import Student
 from dth.timing import loop_timer
-from dth.train import (TrainConfig, Validation, fingerprint, fit, input_config, load_cached_teacher_outputs,
-                       load_train_set, resolve_precision, seed_everything)
+from dth.train import (TrainConfig, Validation, distillation_targets, fingerprint, fit, input_config,
+                       load_train_set, resolve_precision, seed_everything, student_step)
 
 METHODS = ("dsh", "dth") + BASELINES  # every student objective; dth alone needs the teacher
 
@@ -91,30 +91,17 @@ def train_student(params: dict, method: str, bits: int, *, seed: int, data: str 
         if not teacher_path.exists():
             raise DthError(f"--teacher {teacher_path} does not exist: run `dth train-teacher` first")
         teacher_sha = sha256_file(teacher_path)
-        if distill["teacher_outputs"] == "cache":
-            cached = Path(teacher_outputs or teacher_path.with_name(f"{teacher_path.stem}-train-hash.npz"))
-            train.extras["teacher_h"], train.flip_extras["teacher_h"] = load_cached_teacher_outputs(
-                cached, bits, len(train), teacher_sha)
-        else:
-            online, _ = load_model(teacher_path)
-            online.to(device)  # frozen, eval mode: encodes each augmented batch
-            if bits not in online.bits:
-                raise DthError(f"{teacher_path} has hash heads for k in {online.bits}, not {bits}")
-            online.requires_grad_(False)
+        # cache: train.extras["teacher_h"] (and its flips) filled; online: the frozen teacher
+        online = distillation_targets(train, distill, bits, teacher=teacher_path, teacher_outputs=teacher_outputs,
+                                      teacher_sha256=teacher_sha, device=device)
 
     def step_loss(m, x, y, extras):
+        if not baseline:  # dsh, dth: the same step as the ternary fine-tuning's
+            return student_step(m, x, y, extras, method, params, multi_label, bits, teacher=online)
         hs, logits = m(x)
-        teacher_h = extras.get("teacher_h")
-        if online is not None:
-            with torch.no_grad():
-                teacher_h = online.hash(x, bits)
-        if baseline:
-            loss = baseline_loss(method, hs, logits, y, params, multi_label=multi_label, epoch=epoch_now[0],
-                                 classifier_weight=m.classifier.weight, centres=centres)
-        else:
-            loss = student_objective(method, hs, logits, y, teacher_h, params, multi_label)
-        acc = top1_accuracy(logits.detach(), y) if method in ("dth", "ce") else None
-        return loss, acc
+        loss = baseline_loss(method, hs, logits, y, params, multi_label=multi_label, epoch=epoch_now[0],
+                             classifier_weight=m.classifier.weight, centres=centres)
+        return loss, (top1_accuracy(logits.detach(), y) if method == "ce" else None)
 
     def on_epoch(epoch):
         epoch_now[0] = epoch

@@ -34,17 +34,17 @@ from pathlib import Path
 import torch
 
 from dth import ternary
-from dth.data import load_manifest
+from dth.data import forward_batches, load_manifest
 from dth.errors import DthError
 from dth.io import sha256_file, write_json
-from dth.losses import is_multi_label, student_objective, top1_accuracy
+from dth.losses import is_multi_label
 from dth.models import load_model
 from dth.names import student_name, ternary_name
 from dth.params import LAYER_SETS, load_params
 from dth.timing import loop_timer
 from dth.hardware import resolve_device
-from dth.train import (TrainConfig, Validation, fingerprint, fit, load_cached_teacher_outputs, load_train_set,
-                       remove_checkpoint, resolve_precision, seed_everything, write_curve)
+from dth.train import (TrainConfig, Validation, distillation_targets, fingerprint, fit, load_train_set,
+                       remove_checkpoint, resolve_precision, seed_everything, student_step, write_curve)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -88,12 +88,13 @@ def load_student(path: Path, bits: int):
     return model, ckpt
 
 
-@torch.no_grad()
 def codes_of(model, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Binary codes (h > 0) of uint8 NCHW images, on the CPU."""
+    """Binary codes (h > 0) of uint8 NCHW images, on the CPU: fp32, eval mode, the input in
+    the default (NCHW) memory layout."""
     model.eval()
-    return torch.cat([model.hash(images[i:i + batch_size].float().div(255.0)) > 0
-                      for i in range(0, len(images), batch_size)])
+    out = forward_batches(lambda x: {"h": model.hash(x)}, images, batch_size=batch_size, device="cpu",
+                          channels_last=False)
+    return out["h"] > 0
 
 
 def main(args) -> int:
@@ -120,21 +121,10 @@ def main(args) -> int:
     multi_label = is_multi_label(train.labels)
 
     # the teacher's hash outputs for the distillation term, as the student was trained
-    teacher = None
+    # (cache: train.extras["teacher_h"] and its flips; online: the frozen teacher, else None)
     teacher_sha = student_ckpt["meta"].get("teacher_sha256")
-    if distill["teacher_outputs"] == "cache":
-        cached = Path(args.teacher_outputs or (Path(args.teacher).with_name(f"{Path(args.teacher).stem}-train-hash.npz")
-                                                if args.teacher else "models/teacher-train-hash.npz"))
-        train.extras["teacher_h"], train.flip_extras["teacher_h"] = load_cached_teacher_outputs(
-            cached, k, len(train), teacher_sha)
-    else:
-        teacher_path = Path(args.teacher or "models/teacher.pt")
-        if not teacher_path.exists():
-            raise DthError(f"--teacher {teacher_path} does not exist (distill.teacher_outputs is online)")
-        teacher, _ = load_model(teacher_path, map_location=device)
-        if k not in teacher.bits:
-            raise DthError(f"{teacher_path} has hash heads for k in {teacher.bits}, not {k}")
-        teacher.requires_grad_(False)
+    teacher = distillation_targets(train, distill, k, teacher=args.teacher, teacher_outputs=args.teacher_outputs,
+                                   teacher_sha256=teacher_sha, device=device)
 
     cfg = TrainConfig.from_section(section, epochs=quantize["epochs"], optimizer="adam", lr=quantize["lr"],
                                    weight_decay=0.0, warmup_epochs=0, decay_epochs=0)
@@ -150,13 +140,7 @@ def main(args) -> int:
 
     def step_loss(m, x, y, extras):
         ternary.clamp_scales_(m)  # Wp, Wn are magnitudes: keep them > 0 after the previous step
-        hs, logits = m(x)
-        teacher_h = extras.get("teacher_h")
-        if teacher is not None:
-            with torch.no_grad():
-                teacher_h = teacher.hash(x, k)
-        loss = student_objective("dth", hs, logits, y, teacher_h, params, multi_label)
-        return loss, top1_accuracy(logits.detach(), y)
+        return student_step(m, x, y, extras, "dth", params, multi_label, k, teacher=teacher)  # the DTH student's
 
     run_id = fingerprint({"student": sha256_file(student_path), "t": t, "layers": layer_set, "quantize": quantize,
                           "train": section, "distill": distill, "dsh": params["dsh"], "manifest": manifest})

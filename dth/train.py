@@ -10,6 +10,10 @@
     rows = fit(model, step_loss, train, cfg, seed=0, device=resolve_device("auto"),
                name="dth-12-s0", curve="results/plots/train/dth-12-s0.csv", validate=val)
 
+The students and their ternary fine-tuning share the distillation's pieces: its targets
+(`distillation_targets`: the teacher's cached outputs, or the frozen teacher run online) and
+the step loss of the DSH and DTH objectives (`student_step`).
+
 What `fit` guarantees:
 - Data stays in memory as uint8 tensors (on the training device); each batch is
   augmented as a whole (`augment`: none, flip, or crop+flip: a random crop from a
@@ -57,32 +61,37 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from dth.data import channel_stats, load_manifest, load_split
+from dth.data import bf16_autocast, channel_stats, forward_batches, load_manifest, load_split, model_input
 from dth.errors import DthError
 from dth.hardware import resolve_amp, resolve_device  # noqa: F401  (re-exported)
 from dth.io import atomic_path
+from dth.losses import student_objective, top1_accuracy
+from dth.models import load_model
 from dth.params import choices
 
 CURVE_COLUMNS = ["epoch", "step", "loss", "train_acc", "val_acc", "val_map", "lr", "seconds"]
 CHECKPOINT_FORMAT = "dth-train-checkpoint/1"
-PAD = 4  # pixels of zero padding of the random crop, unless the section's crop_pad says otherwise
 AUGMENTS = choices("student.augment")  # per-image augmentation of the training batches
 
 
+# Every TrainConfig field comes from a params section or is given: params.yaml is the one source
+# of their values.
 @dataclass(frozen=True)
 class TrainConfig:
-    """The optimisation settings of one run (the keys shared by params.yaml's training sections)."""
+    """The optimisation settings of one run (the keys shared by params.yaml's training sections).
+
+    No field has a default: build it from a params section (`from_section`) or give every field."""
     epochs: int
     batch_size: int
-    optimizer: str = "adam"        # sgd (Nesterov momentum 0.9) | adam
-    lr: float = 1e-3               # peak learning rate
-    weight_decay: float = 0.0      # L2 penalty (SGD: added to the gradient; Adam: torch's L2 form)
-    schedule: str = "cosine"       # cosine | step | constant
-    warmup_epochs: int = 0         # linear warm-up from 0 to lr
-    decay_epochs: int = 0          # schedule constant only: linear decay to 0 over the last N epochs
-    amp: str = "auto"              # auto | bf16 | none: autocast dtype of the forward pass (dth.hardware)
-    augment: str = "crop+flip"     # none | flip (random horizontal flip) | crop+flip (random crop too)
-    crop_pad: int = PAD            # px of zero padding the random crop is taken from
+    optimizer: str                 # sgd (Nesterov momentum 0.9) | adam
+    lr: float                      # peak learning rate
+    weight_decay: float            # L2 penalty (SGD: added to the gradient; Adam: torch's L2 form)
+    schedule: str                  # cosine | step | constant
+    warmup_epochs: int             # linear warm-up from 0 to lr
+    decay_epochs: int              # schedule constant only: linear decay to 0 over the last N epochs
+    amp: str                       # auto | bf16 | none: autocast dtype of the forward pass (dth.hardware)
+    augment: str                   # none | flip (random horizontal flip) | crop+flip (random crop too)
+    crop_pad: int                  # px of zero padding the random crop is taken from
 
     def __post_init__(self):
         if isinstance(self.augment, bool):  # the older boolean spelling
@@ -92,9 +101,15 @@ class TrainConfig:
 
     @classmethod
     def from_section(cls, section: dict, **overrides) -> "TrainConfig":
-        """Take the known keys of a params.yaml section (teacher, student, ...), then `overrides`."""
-        names = {f.name for f in fields(cls)}
-        return cls(**({k: v for k, v in section.items() if k in names} | overrides))
+        """Take the known keys of a params.yaml section (teacher, student, ...), then `overrides`;
+        a field in neither is an error (the teacher's section has no decay_epochs: its callers give 0)."""
+        names = [f.name for f in fields(cls)]
+        values = {k: v for k, v in section.items() if k in names} | overrides
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise ValueError(f"TrainConfig: the params section has no {', '.join(missing)} "
+                             "(and no override gives it)")
+        return cls(**values)
 
 
 @dataclass
@@ -162,10 +177,10 @@ def autocast(device: torch.device, amp: str):
     """The forward pass's autocast context (bf16) or a no-op (none); auto is resolved for `device`."""
     if amp == "auto":
         amp = resolve_amp(amp, device)[0]
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=(amp == "bf16"))
+    return bf16_autocast(device, amp)
 
 
-def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = PAD,
+def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int,
                   crop: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Random crop from a `pad`-px zero padding (when `crop`) plus a random horizontal
     flip, per image, for a whole batch (N, C, H, W) at once; any dtype. Randomness from
@@ -251,22 +266,17 @@ class Validation:
         dx, dy = load_split(data_root, "database")
         return cls(qx[:n_query], qy[:n_query], dx[:n_database], dy[:n_database], outputs, **kwargs)
 
-    @torch.no_grad()
     def _run(self, model, images, device):
-        parts = {}
-        for i in range(0, len(images), self.batch_size):
-            x = images[i:i + self.batch_size].to(device).float().div_(255.0).contiguous(memory_format=CL)
-            with autocast(device, self.amp):
-                out = self.outputs(model, x)
-            for k, (h, logits) in out.items():
-                parts.setdefault(k, ([], []))
-                parts[k][0].append(h.float().cpu())
-                parts[k][1].append(logits.float().cpu())
-        return {k: (torch.cat(hs), torch.cat(ls)) for k, (hs, ls) in parts.items()}
+        """{k: (hash outputs (N, k), class logits (N, C))}, float32 on the CPU, of the model as it
+        is (its mode is the caller's: fit puts it in eval mode)."""
+        def forward(x):  # {(k, 0): hash outputs, (k, 1): class logits} of every head k
+            return {(k, i): t for k, pair in self.outputs(model, x).items() for i, t in enumerate(pair)}
+        out = forward_batches(forward, images, batch_size=self.batch_size, device=device,
+                              amp=resolve_amp(self.amp, device)[0])  # auto -> bf16 or none
+        return {k: (out[k, 0], out[k, 1]) for k, i in out if i == 0}
 
     def __call__(self, model, device) -> dict:
         from dth.metrics import mean_average_precision
-        from dth.losses import top1_accuracy
         q = self._run(model, self.query, device)
         d = self._run(model, self.database, device)
         maps, accs = [], []
@@ -389,7 +399,7 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
                 x, flipped = augment_batch(x, generator, pad=cfg.crop_pad, crop=(cfg.augment == "crop+flip"))
                 for k, v in train.flip_extras.items():  # the extras of the view the model sees
                     extras[k] = torch.where(flipped.view(-1, *[1] * (v.dim() - 1)), v[idx], extras[k])
-            x = x.float().div_(255.0).contiguous(memory_format=CL)
+            x = model_input(x, device)  # float in [0, 1], channels-last (x is on the device already)
             factor = lr_factor(step, total_steps, warmup_steps, cfg.schedule, decay_steps)
             for g in optimizer.param_groups:
                 g["lr"] = g["peak_lr"] * factor
@@ -458,3 +468,45 @@ def load_cached_teacher_outputs(path: Path, bits: int, n_train: int,
                            f"retrain the teacher on the current prepared data")
     as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
     return as_tensor(h), as_tensor(h_flip)
+
+
+def distillation_targets(train: TrainSet, distill: dict, bits: int, *, teacher: str | Path | None,
+                         teacher_outputs: str | Path | None, teacher_sha256: str | None,
+                         device: torch.device) -> torch.nn.Module | None:
+    """The teacher's hash outputs of k=`bits` that the DTH objective distils, as params
+    distill.teacher_outputs says (the DTH students and their ternary fine-tuning alike).
+
+    cache: sets train.extras["teacher_h"] and train.flip_extras["teacher_h"] from `teacher_outputs`
+    (default: <teacher stem>-train-hash.npz beside `teacher`, models/teacher.pt by default),
+    checked against `teacher_sha256` when given; returns None.
+    online: returns the frozen teacher `teacher` (eval mode, on `device`, no gradients), which
+    `student_step` runs on each augmented batch."""
+    teacher_path = Path(teacher or "models/teacher.pt")
+    if distill["teacher_outputs"] == "cache":
+        cached = Path(teacher_outputs or teacher_path.with_name(f"{teacher_path.stem}-train-hash.npz"))
+        train.extras["teacher_h"], train.flip_extras["teacher_h"] = load_cached_teacher_outputs(
+            cached, bits, len(train), teacher_sha256)
+        return None
+    if not teacher_path.exists():
+        raise DthError(f"--teacher {teacher_path} does not exist (distill.teacher_outputs is online)")
+    online, _ = load_model(teacher_path)
+    online.to(device)  # frozen, eval mode: encodes each augmented batch
+    if bits not in online.bits:
+        raise DthError(f"{teacher_path} has hash heads for k in {online.bits}, not {bits}")
+    online.requires_grad_(False)
+    return online
+
+
+def student_step(model, x, y, extras: dict, method: str, params: dict, multi_label: bool, bits: int,
+                 teacher: torch.nn.Module | None = None) -> tuple[torch.Tensor, float | None]:
+    """One batch of a student of `method` dsh or dth (dth.losses.student_objective), the step
+    loss of `fit`: (loss, top-1 accuracy of the classifier, or None for dsh, which leaves the
+    classifier untrained). The distillation targets are extras["teacher_h"] (cached), or,
+    when `teacher` is given (online), its k=`bits` hash outputs on this very batch x."""
+    hs, logits = model(x)
+    teacher_h = extras.get("teacher_h")
+    if teacher is not None:
+        with torch.no_grad():
+            teacher_h = teacher.hash(x, bits)
+    loss = student_objective(method, hs, logits, y, teacher_h, params, multi_label)
+    return loss, (top1_accuracy(logits.detach(), y) if method == "dth" else None)

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dth.data import load_manifest, load_split, to_float
+from dth.data import load_manifest, load_split
 from dth.errors import DthError
 from dth.io import atomic_path, sha256_file, write_json
 from dth.losses import is_multi_label, teacher_objective, top1_accuracy
@@ -70,37 +70,56 @@ def teacher_hash_outputs(model: Teacher, images: torch.Tensor, device, amp: str,
                          flip: bool = False) -> dict:
     """{k: float32 (N, k)} hash outputs of every head on uint8 images (N, C, H, W), eval mode;
     with `flip`, on the horizontally flipped images."""
-    from dth.train import autocast
+    from dth.data import forward_batches
+    from dth.hardware import resolve_amp
     model.eval().to(device)
-    parts = {k: [] for k in model.bits}
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device).float().div_(255.0)
-        if flip:
-            x = x.flip(3)
-        with autocast(device, amp):
-            hs, _ = model(x.contiguous(memory_format=torch.channels_last))
-        for k in model.bits:
-            parts[k].append(hs[k].float().cpu())
-    return {k: torch.cat(v).numpy() for k, v in parts.items()}
+    hs = forward_batches(lambda x: model(x)[0], images, batch_size=batch_size, device=device,
+                         amp=resolve_amp(amp, device)[0], flip=flip)  # amp auto -> bf16 or none
+    return {k: hs[k].numpy() for k in model.bits}
 
 
 @torch.no_grad()
 def query_accuracy(model: Teacher, data, device, amp: str, batch_size: int = 512) -> dict:
     """{k: top-1 accuracy of head k's classifier on the whole query set} (multi-label: a hit
     is any of the image's labels)."""
-    from dth.train import autocast
+    from dth.data import forward_batches
+    from dth.hardware import resolve_amp
     images, labels = load_split(data, "query")
     labels = torch.from_numpy(np.asarray(labels)).float()
     model.eval().to(device)
+    logits = forward_batches(lambda x: model(x)[1], images, batch_size=batch_size, device=device,
+                             amp=resolve_amp(amp, device)[0])  # amp auto -> bf16 or none
     hits = {k: 0.0 for k in model.bits}
-    for i in range(0, len(images), batch_size):
-        x = to_float(images[i:i + batch_size]).to(device).contiguous(memory_format=torch.channels_last)
-        with autocast(device, amp):
-            _, logits = model(x)
+    for i in range(0, len(images), batch_size):  # summed batch by batch, as the accuracy always was
         y = labels[i:i + batch_size]
         for k in model.bits:
-            hits[k] += top1_accuracy(logits[k].float().cpu(), y) * len(y)
+            hits[k] += top1_accuracy(logits[k][i:i + batch_size], y) * len(y)
     return {k: v / len(images) for k, v in hits.items()}
+
+
+def build_teacher(params: dict, params_path: str, manifest: dict, train, seed: int) -> tuple[Teacher, dict]:
+    """The untrained teacher network of params `teacher` and `bits` (seeded), with its
+    constructor kwargs: ImageNet weights and normalisation when teacher.pretrained is imagenet.
+    dth/train_backbone.py builds the compared methods' networks with it too."""
+    section = params["teacher"]
+    config = dict(arch=section["arch"], bits=teacher_bits(params), **input_config(manifest, train),
+                  stem_stride=section["stem_stride"])
+    if section["input_size"] is not None:  # the backbone sees the images resized to this side
+        config["input_size"] = section["input_size"]
+    pretrained = section["pretrained"] == "imagenet"
+    if pretrained:
+        side = section["input_size"] or config["image_size"]
+        if side < 64:
+            raise DthError(f"{params_path}: teacher.pretrained imagenet needs torchvision's ImageNet stem, i.e. "
+                           f"a backbone input of at least 64 px, but it would see {side} px; set "
+                           "teacher.input_size (e.g. 224)")
+        # the weights were trained on ImageNet-normalised images: the teacher normalises as they expect
+        config["mean"], config["std"] = imagenet_normalisation(section["arch"], config["in_channels"])
+    seed_everything(seed)
+    model = Teacher(**config)
+    if pretrained:
+        model.load_backbone(imagenet_state(section["arch"]))
+    return model, config
 
 
 def main(args) -> int:
@@ -111,25 +130,10 @@ def main(args) -> int:
     manifest = load_manifest(args.data)
     train = load_train_set(args.data)
     multi_label = is_multi_label(train.labels)
-    config = dict(arch=section["arch"], bits=teacher_bits(params), **input_config(manifest, train),
-                  stem_stride=section["stem_stride"])
-    if section["input_size"] is not None:  # the backbone sees the images resized to this side
-        config["input_size"] = section["input_size"]
-    pretrained = section["pretrained"] == "imagenet"
-    if pretrained:
-        side = section["input_size"] or config["image_size"]
-        if side < 64:
-            raise DthError(f"{args.params}: teacher.pretrained imagenet needs torchvision's ImageNet stem, i.e. "
-                           f"a backbone input of at least 64 px, but it would see {side} px; set "
-                           "teacher.input_size (e.g. 224)")
-        # the weights were trained on ImageNet-normalised images: the teacher normalises as they expect
-        config["mean"], config["std"] = imagenet_normalisation(section["arch"], config["in_channels"])
-    seed_everything(seed)
-    model = Teacher(**config)
-    if pretrained:
-        model.load_backbone(imagenet_state(section["arch"]))
+    model, config = build_teacher(params, args.params, manifest, train, seed)
     name = Path(args.out).stem
-    cfg = resolve_precision(TrainConfig.from_section(section), device, name)  # amp auto -> bf16 or fp32, logged
+    # the teacher's schedule has no final linear decay (params `teacher` has no decay_epochs)
+    cfg = resolve_precision(TrainConfig.from_section(section, decay_epochs=0), device, name)  # amp auto -> bf16/fp32
 
     def step_loss(m, x, y, extras):
         hs, logits = m(x)

@@ -69,9 +69,13 @@ def snakemake_commands(work: Path) -> list[str]:
 
 def test_dvc_and_snakemake_list_the_same_commands(tmp_path):
     work = checkout_copy(tmp_path / "repo")
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["backbone_methods"] = ["greedyhash"]  # the default with the stages of the teacher's network
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     dvc = dvc_commands(work)
     smk = snakemake_commands(work)
     assert len(dvc) > 50  # the default run: every stage of the matrix
+    assert any(c.startswith("dth train-backbone --params params.yaml --method greedyhash") for c in dvc)
     assert dvc == smk, "\n".join(sorted(set(dvc) ^ set(smk))[:20])
 
 
@@ -193,7 +197,7 @@ CHANGES = [
     ("student.lr", 0.002), ("dsh.alpha", 0.02), ("distill.weight", 2.0), ("quantize.t", [0.1, 0.2]),
     ("quantize.epochs", 2), ("convergence.share", 0.9), ("encode.batch_size", 512), ("evaluate.radius", 3),
     ("search.topk", 5), ("baselines", ["dsh", "greedyhash", "ce"]), ("greedyhash.alpha", 0.2),
-    ("student.baseline_validate_every", 1),
+    ("student.baseline_validate_every", 1), ("backbone_methods", ["dsh"]),
 ]
 
 
@@ -276,6 +280,10 @@ def test_dvc_and_snakemake_plan_the_same_reruns_after_a_params_change(tiny_runs)
         plan = plans[key][0]
         assert plan and all(f"{method}-8-s0" in c or c.startswith("dth report") for c in plan), (key, plan)
         assert {c.split()[1] for c in plan} == {"train-student", "evaluate", "report"}, (key, plan)
+    # a method added to `backbone_methods` trains, encodes and evaluates it on the teacher's network
+    plan = plans["backbone_methods"][0]
+    assert all("dsh-resnet18" in c or c.startswith("dth report") for c in plan), plan
+    assert {c.split()[1] for c in plan} == {"train-backbone", "encode", "evaluate", "report"}, plan
 
 
 @pytest.mark.slow
@@ -302,6 +310,7 @@ def test_a_preset_reruns_everything_from_prepare_under_both_tools(tiny_runs):
 CANDIDATES = {
     "seed": [1, 0], "bits": [[12], [8]], "seeds": [[1], [0]],
     "baselines": [["dsh", "csq"], ["dsh", "greedyhash"]],  # csq at 12 bits: the random-centre branch
+    "backbone_methods": [["csq"], []],  # a compared method on the teacher's network, its stages and claim 6 table
     "data.root": None,  # set by the test: a copy of the tiny data in another folder
     "data.download": [True, False], "data.image_size": [32, 64], "data.split_seed": [1, 0],
     "teacher.arch": ["resnet34", "resnet18"], "teacher.stem_stride": [1, 2], "teacher.epochs": [2, 1],

@@ -4,12 +4,15 @@ The real machine's flags are never needed: every CPU kind is simulated by passin
 the flags and torch's capability string, or by a fake /proc/cpuinfo file.
 """
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from dth import hardware
 from dth.errors import DthError
 from dth.hardware import cpu_flags, native_bf16, resolve_amp
+from dth.params import load_params
 from dth.train import TrainConfig, resolve_precision
 
 CPU = torch.device("cpu")
@@ -71,7 +74,8 @@ def test_this_machine_is_decided_by_its_own_flags(monkeypatch):
 def test_resolve_precision_logs_the_choice(monkeypatch, capsys):
     monkeypatch.setattr(hardware, "cpu_flags", lambda: AVX2_ONLY)
     monkeypatch.setattr(hardware, "cpu_capability", lambda: "AVX2")
-    cfg = resolve_precision(TrainConfig(epochs=1, batch_size=2, amp="auto"), CPU, "dsh-12-s0")
+    student = load_params(Path(__file__).parents[1] / "params.yaml")["student"]
+    cfg = resolve_precision(TrainConfig.from_section(student, amp="auto"), CPU, "dsh-12-s0")
     assert cfg.amp == "none"
     err = capsys.readouterr().err
     assert "dsh-12-s0: training in fp32 on cpu" in err and "without native bf16" in err

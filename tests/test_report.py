@@ -103,9 +103,57 @@ def claim6_frame(dth, others):
 
 
 def claim6_params():
-    return {"bits": [12, 48], "seeds": [0, 1, 2], "evaluate": {"topk": None, "radius": 2},
+    return {"bits": [12, 48], "seeds": [0, 1, 2], "seed": 0, "evaluate": {"topk": None, "radius": 2},
             "student": {"epochs": 40, "optimizer": "adam", "augment": "flip", "lr": 0.005},
-            "csq": {"lr": 0.002}, "ce": {"lr": 0.005}}
+            "csq": {"lr": 0.002}, "ce": {"lr": 0.005}, "teacher": {"arch": "resnet18"}, "backbone_methods": []}
+
+
+def test_claim6_on_the_teachers_network_from_a_recorded_attempt():
+    """The default trains no method on the teacher's network: claim 6 takes those single runs from
+    the last attempt that recorded them, and judges DTH's mean against each (SE of DTH's mean)."""
+    from dth.report import comparison_claim
+    df = claim6_frame({12: [0.85, 0.86, 0.87], 48: [0.88, 0.88, 0.89]},
+                      {"dsh": {12: [0.78, 0.79, 0.80], 48: [0.79, 0.80, 0.79]},
+                       "csq": {12: [0.79, 0.80, 0.80], 48: [0.80, 0.81, 0.80]}})
+    recorded = pd.DataFrame([
+        {"name": "older", "set": "x=1", "backbone_map.dsh.12": 0.10, "backbone_map.dsh.48": 0.10},
+        {"name": "big-backbone", "set": "seeds=[0] backbone_methods=[greedyhash]", "teacher_map.12": 0.84,
+         "teacher_map.48": 0.95, "backbone_map.greedyhash.12": 0.80, "backbone_map.greedyhash.48": 0.885},
+        {"name": "doubled-epochs", "set": "student.epochs=80", "teacher_map.12": 0.9}])
+    text, summary = comparison_claim(df, claim6_params(), None, recorded)
+    # the student network: holds at both k; the teacher's: DTH beats both at 12, the teacher wins at
+    # 48 and GreedyHash's 88.5 is within DTH's SE (0.33) of its mean 88.33 -> a tie
+    assert "**inconclusive**" in text.splitlines()[0]
+    assert "On the student network: **holds**" in text and "On the teacher's network: **inconclusive**" in text
+    assert "`big-backbone`" in text and "`older`" not in text
+    rows = [" ".join(line.split()) for line in text.splitlines()]
+    assert "| GreedyHash on resnet18 | 80.00 | 88.50 |" in rows
+    assert "| CE (the teacher) on resnet18 | **84.00** | **95.00** |" in rows
+    assert "| 12 | GreedyHash | +6.00 | 0.58 | holds |" in rows
+    assert "| 48 | CE | -6.67 | 0.33 | does not hold |" in rows and "| 48 | GreedyHash | -0.17 | 0.33 | tie |" in rows
+    assert summary["sota_backbone"]["48"]["best"] == "ce"
+
+
+def test_claim6_on_the_teachers_network_from_this_runs_models():
+    from dth.names import backbone_head_name
+    from dth.report import comparison_claim
+    df = claim6_frame({12: [0.85, 0.86, 0.87], 48: [0.88, 0.88, 0.89]},
+                      {"dsh": {12: [0.78, 0.79, 0.80], 48: [0.79, 0.80, 0.79]},
+                       "csq": {12: [0.79, 0.80, 0.80], 48: [0.80, 0.81, 0.80]}})
+    heads = [{"model": f"teacher-{k}", "family": "teacher", "bits": k, "map": 0.80} for k in (12, 48)]
+    heads += [{"model": backbone_head_name("dsh", "resnet18", k), "family": "backbone", "method": "dsh", "bits": k,
+               "map": 0.70} for k in (12, 48)]
+    df = pd.concat([df, pd.DataFrame(heads)], ignore_index=True)
+    params = {**claim6_params(), "backbone_methods": ["dsh"]}
+    text, summary = comparison_claim(df, params, None, None)
+    assert "**holds**" in text.splitlines()[0] and "this run, seed 0" in text
+    assert "| DSH on resnet18 | 70.00 | 70.00 |" in [" ".join(line.split()) for line in text.splitlines()]
+    assert summary["sota_backbone"]["12"]["best"] == "ce"
+    # without any: the claim says how to run it, and judges the student network alone
+    text, summary = comparison_claim(claim6_frame({12: [0.85], 48: [0.88]}, {"dsh": {12: [0.78], 48: [0.79]},
+                                                                            "csq": {12: [0.79], 48: [0.8]}}),
+                                     claim6_params(), None, None)
+    assert "Not run on the teacher's network" in text and "sota_backbone" not in summary
 
 
 def test_claim6_verdict_per_code_length_and_the_best_other_method_in_bold():

@@ -42,7 +42,7 @@ SCRIPT = REPO / "workflow" / "scripts" / "slurm_cluster.sh"
 # the rules whose jobs ask for a GPU (README: training and encoding jobs; evaluate_student and
 # evaluate_ternary encode their model first)
 GPU_RULES = {"train_teacher", "train_student", "train_student_dth", "ternarize", "encode_teacher",
-             "evaluate_student", "evaluate_ternary"}
+             "evaluate_student", "evaluate_ternary", "train_backbone", "encode_backbone"}
 
 
 # ------------------------------------------------------------------ the profile, without a cluster
@@ -85,7 +85,10 @@ def sbatch_line(job: dict) -> str:
 
 
 def test_profile_sizes_every_job_as_the_plugin_accepts(tmp_path):
-    work = checkout_copy(tmp_path / "repo")  # the default params: every rule of the DAG
+    work = checkout_copy(tmp_path / "repo")  # the default params: every rule of the DAG, and
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["backbone_methods"] = ["dsh"]  # the rules of the methods on the teacher's network
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     profile = yaml.safe_load(PROFILE.read_text())
     jobs = dry_run_jobs(run(["snakemake", "-n", "--forceall", "--workflow-profile", "workflow/profiles/slurm"], work))
     rules = {j["rule"] for j in jobs}

@@ -4,6 +4,8 @@ import csv
 import json
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ import torch.nn.functional as F
 from dth.errors import DthError
 from dth.losses import student_objective, top1_accuracy
 from dth.models import Student
+from dth.params import load_params
 from dth.train import TrainConfig, TrainSet, augment_batch, checkpoint_path, fit, lr_factor
 
 PARAMS = {"dsh": {"margin_factor": 2.0, "alpha": 0.01},
@@ -37,7 +40,9 @@ def dth_loss(m, x, y, extras):
     return student_objective("dth", h, logits, y, extras["teacher_h"], PARAMS), top1_accuracy(logits.detach(), y)
 
 
-CFG = TrainConfig(epochs=3, batch_size=16, optimizer="adam", lr=1e-3, schedule="cosine", warmup_epochs=1)
+# the default params.yaml's student settings (TrainConfig has no defaults of its own), each test's own on top
+STUDENT = TrainConfig.from_section(load_params(Path(__file__).parents[1] / "params.yaml")["student"])
+CFG = replace(STUDENT, epochs=3, batch_size=16, optimizer="adam", lr=1e-3, schedule="cosine", warmup_epochs=1)
 
 
 def test_augment_batch_is_a_crop_or_flipped_crop_of_each_image():
@@ -88,11 +93,11 @@ def test_view_dependent_targets_follow_the_flip():
         seen["flipped"] += int(flips.sum())
         return (m.w * 0).sum() + m.w.sum() ** 2, None
 
-    fit(Probe(), step_loss, data, TrainConfig(epochs=3, batch_size=8, augment="flip"), seed=0, device=CPU,
+    fit(Probe(), step_loss, data, replace(STUDENT, epochs=3, batch_size=8, augment="flip"), seed=0, device=CPU,
         name="probe", checkpoint_dir=None, progress=False)
     assert seen["flipped"] > 0
     with pytest.raises(DthError, match="crop\\+flip.*teacher_h.*flip or none.*online"):
-        fit(Probe(), step_loss, data, TrainConfig(epochs=1, batch_size=8, augment="crop+flip"), seed=0, device=CPU,
+        fit(Probe(), step_loss, data, replace(STUDENT, epochs=1, batch_size=8, augment="crop+flip"), seed=0, device=CPU,
             name="probe", checkpoint_dir=None, progress=False)
 
 
@@ -187,8 +192,9 @@ def test_param_groups_get_their_own_scheduled_lr():
     groups = [{"params": [p for n, p in m.named_parameters() if not n.startswith("fc.")]},
               {"params": list(m.fc.parameters()), "lr": 0.0}]
     before = m.fc.weight.detach().clone()
-    rows = fit(m, dth_loss, tiny_set(), TrainConfig(epochs=1, batch_size=16, schedule="constant"), seed=0,
-               device=CPU, name="g", checkpoint_dir=None, param_groups=groups, progress=False)
+    cfg = replace(STUDENT, epochs=1, batch_size=16, lr=1e-3, schedule="constant", warmup_epochs=0, decay_epochs=0)
+    rows = fit(m, dth_loss, tiny_set(), cfg, seed=0, device=CPU, name="g", checkpoint_dir=None,
+               param_groups=groups, progress=False)
     assert torch.equal(m.fc.weight, before) and rows[0]["lr"] == pytest.approx(1e-3)
 
 
@@ -247,3 +253,46 @@ def test_stages_end_to_end(tmp_path, monkeypatch):
     # cache mode with a missing outputs file: one-line error, exit 2
     assert main(["train-student", "--bits", "8", "--method", "dth", "--data", "prepared", "--teacher",
                  "models/teacher.pt", "--teacher-outputs", "missing.npz", "--device", "cpu"]) == 2
+
+
+def test_train_backbone_trains_every_head_of_the_teachers_network(tmp_path, monkeypatch):
+    """dth train-backbone: a compared method on the teacher's network, one head per k, trained by
+    the mean of the heads' losses; the checkpoint encodes like the teacher's; a method that is
+    not in params backbone_methods is refused."""
+    import torch
+    import yaml
+    from dth.baselines import baseline_loss
+    from dth.cli import main
+    from dth.models import load_model
+    from dth.train_backbone import head_losses
+    monkeypatch.chdir(tmp_path)
+    write_prepared(tmp_path / "prepared")
+    params = yaml.safe_load(open(__file__.rsplit("/tests/", 1)[0] + "/params.yaml"))
+    params["bits"] = [8, 12]
+    params["backbone_methods"] = ["greedyhash", "csq"]
+    params["teacher"].update(epochs=1, batch_size=20, val_queries=6, val_database=12, amp="none")
+    yaml.safe_dump(params, open("params.yaml", "w"))
+    for method in ("greedyhash", "csq"):
+        assert main(["train-backbone", "--method", method, "--data", "prepared", "--out", f"models/{method}.pt",
+                     "--curve", f"{method}.csv", "--device", "cpu", "--no-progress"]) == 0
+        model, obj = load_model(f"models/{method}.pt")
+        assert obj["kind"] == "teacher" and model.bits == [8, 12] and obj["meta"]["method"] == method
+        rows = list(csv.DictReader(open(f"{method}.csv")))
+        assert len(rows) == 1 and 0 <= float(rows[-1]["val_map"]) <= 1 and rows[-1]["val_acc"] == ""
+        assert not (tmp_path / "checkpoints" / method).exists()
+    assert main(["encode", "--model", "models/csq.pt", "--data", "prepared", "--out", "codes/csq-{bits}.npz",
+                 "--speed", "speed.json", "--device", "cpu"]) == 0
+    assert (tmp_path / "codes" / "csq-8.npz").exists() and (tmp_path / "codes" / "csq-12.npz").exists()
+    assert main(["train-backbone", "--method", "dsh", "--data", "prepared", "--out", "models/dsh.pt",
+                 "--curve", "dsh.csv", "--device", "cpu"]) == 2  # not in backbone_methods
+    # the loss is the mean of each head's own loss, with that head's classifier (GreedyHash)
+    torch.manual_seed(0)
+    model, _ = load_model("models/greedyhash.pt")
+    x, y = torch.rand(6, 1, 16, 16), torch.eye(3)[torch.arange(6) % 3]
+    hs, logits = model(x)
+    expected = torch.stack([baseline_loss("greedyhash", hs[k], logits[k], y, params,
+                                          classifier_weight=model.classifiers[str(k)].weight) for k in (8, 12)]).mean()
+    got = head_losses("greedyhash", hs, logits, y, params, model=model, multi_label=False, epoch=0, centres={})
+    assert torch.allclose(got, expected)
+    got.backward()
+    assert model.classifiers["8"].weight.grad.abs().sum() > 0 and model.backbone.conv1.weight.grad.abs().sum() > 0

@@ -14,7 +14,8 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, workflow.basedir)  # the dth package of this checkout
-from dth.names import LAYERS_PATTERN, student_name, teacher_name, ternary_name  # noqa: E402  (the model names)
+from dth.names import (  # noqa: E402  (the model names)
+    LAYERS_PATTERN, backbone_head_name, backbone_name, student_name, teacher_name, ternary_name)
 from dth.params import validate  # noqa: E402  (the schema of params.yaml)
 
 # A preset given with --configfile is a complete params file: the commands read it. A
@@ -66,6 +67,13 @@ def baseline_params(wildcards):
     return {"student": _canonical(config["student"]), wildcards.method: _canonical(config[wildcards.method])}
 
 
+def backbone_params(wildcards):
+    """The params of DVC stage train_backbone for method `method`: seed, bits, teacher and the
+    method's own section (dvc.yaml declares `${item.method}`)."""
+    return {"seed": SEED, "bits": _canonical(BITS), "teacher": _canonical(config["teacher"]),
+            wildcards.method: _canonical(config[wildcards.method])}
+
+
 BITS = config["bits"]
 SEEDS = config["seeds"]
 SEED = config["seed"]  # the seed whose DTH students are ternarised
@@ -84,11 +92,21 @@ TERNARY = [ternary_name(LAYERS, k, t) for k in BITS for t in Q["t"]] + [
     ternary_name(COMPARE_LAYERS, k, COMPARE_T) for k in BITS
 ]
 TEACHERS = [teacher_name(k) for k in BITS]
-MODELS = TEACHERS + STUDENTS + TERNARY  # every model that is encoded and evaluated
+# the compared methods on the teacher's network (params `backbone_methods`): one checkpoint of
+# every k per method, e.g. "{method}-resnet18", and its heads "{method}-resnet18-{bits}"
+ARCH = config["teacher"]["arch"]
+BACKBONE_METHODS = config["backbone_methods"]
+BACKBONE = backbone_name("{method}", ARCH)
+BACKBONE_HEAD = backbone_head_name("{method}", ARCH, "{bits}")
+BACKBONE_JOB = backbone_name("{wildcards.method}", ARCH)  # the same names in a job's shell command
+BACKBONE_HEAD_JOB = backbone_head_name("{wildcards.method}", ARCH, "{wildcards.bits}")
+BACKBONES = [backbone_name(m, ARCH) for m in BACKBONE_METHODS]
+BACKBONE_HEADS = [backbone_head_name(m, ARCH, k) for m in BACKBONE_METHODS for k in BITS]
+MODELS = TEACHERS + STUDENTS + TERNARY + BACKBONE_HEADS  # every model that is encoded and evaluated
 
 
 wildcard_constraints:
-    method="|".join(["dth"] + BASELINES),
+    method="|".join(dict.fromkeys(["dth"] + BASELINES + BACKBONE_METHODS)),
     bits=r"\d+",
     seed=r"\d+",
     layers=LAYERS_PATTERN,

@@ -1,6 +1,7 @@
 # Stages 5 and 6: mAP, precision@N, precision-recall, radius precision (dth/evaluate.py).
 # A student or ternary model is encoded into its codes file and evaluated by one job
-# (`dth evaluate --model`); the teacher's heads are evaluated from codes/teacher.
+# (`dth evaluate --model`); the teacher's heads are evaluated from codes/teacher, those of the
+# compared methods on its network from codes/<method>-<arch>.
 
 
 rule evaluate_teacher:
@@ -62,4 +63,22 @@ rule evaluate_ternary:
     shell:
         "dth evaluate --params {params.file} --model {input.model} --data data/prepared"
         " --codes {output.codes} --speed {output.speed}"
+        " --out {output.metrics} --pr {output.pr} --pn {output.pn} 2> {log}"
+
+
+rule evaluate_backbone:
+    input:
+        f"codes/{BACKBONE}",
+        code_deps("evaluate_backbone"),
+    output:
+        metrics=f"results/metrics/{BACKBONE_HEAD}.json",
+        pr=f"results/plots/pr/{BACKBONE_HEAD}.csv",
+        pn=f"results/plots/pn/{BACKBONE_HEAD}.csv",
+    params:
+        **stage_params("evaluate_backbone"),
+    log:
+        f"logs/evaluate/{BACKBONE_HEAD}.log",
+    threads: 1
+    shell:
+        f"dth evaluate --params {{params.file}} --codes codes/{BACKBONE_JOB}/{BACKBONE_HEAD_JOB}.npz"
         " --out {output.metrics} --pr {output.pr} --pn {output.pn} 2> {log}"

@@ -1,4 +1,5 @@
-# Stages 2 and 3: the teacher (dth/train_teacher.py) and the students (dth/train_student.py).
+# Stages 2 and 3: the teacher (dth/train_teacher.py), the students (dth/train_student.py) and
+# the compared methods on the teacher's network (dth/train_backbone.py, params `backbone_methods`).
 # DSH and the compared methods (params `baselines`) need no teacher: their jobs neither wait
 # for it nor rerun when it changes; each reruns when `student` or its own section changes.
 # Training jobs take every core: one at a time, as under `dvc repro`, so both give the
@@ -71,4 +72,24 @@ rule train_student_dth:
         "dth train-student --params {params.file} --bits {wildcards.bits} --method dth"
         " --seed {wildcards.seed} --data data/prepared --teacher models/teacher.pt"
         " --teacher-outputs models/teacher-train-hash.npz"
+        " --out {output.model} --curve {output.curve} 2> {log}"
+
+
+rule train_backbone:
+    input:
+        "data/prepared",
+        code_deps("train_backbone"),
+    output:
+        model=f"models/{BACKBONE}.pt",
+        curve=f"results/plots/train/{BACKBONE}.csv",
+    params:
+        declared=backbone_params,
+        file=PARAMS,
+    log:
+        f"logs/train_backbone/{BACKBONE}.log",
+    benchmark:
+        f"benchmarks/train_backbone/{BACKBONE}.tsv"
+    threads: workflow.cores
+    shell:
+        "dth train-backbone --params {params.file} --method {wildcards.method} --data data/prepared"
         " --out {output.model} --curve {output.curve} 2> {log}"
