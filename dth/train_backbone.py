@@ -25,20 +25,18 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 
 from dth.baselines import baseline_loss, hash_centres
-from dth.data import load_manifest
 from dth.errors import DthError
-from dth.hardware import describe, resolve_device
-from dth.losses import is_multi_label, student_objective
+from dth.hardware import describe
+from dth.losses import student_objective
 from dth.models import save_model
 from dth.params import BACKBONE_METHODS, load_params, teacher_bits
 from dth.timing import loop_timer
-from dth.train import TrainConfig, Validation, fingerprint, fit, load_train_set, remove_checkpoint, resolve_precision
-from dth.train_teacher import build_teacher
+from dth.train import Validation, fingerprint, fit, remove_checkpoint
+from dth.train_teacher import setup_teacher_run
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,14 +71,9 @@ def main(args) -> int:
     if method not in params["backbone_methods"]:
         raise DthError(f"--method {method}: not in {args.params} `backbone_methods` {params['backbone_methods']}")
     seed = params["seed"]
-    device = resolve_device(args.device)
-    manifest = load_manifest(args.data)
-    train = load_train_set(args.data)
-    multi_label = is_multi_label(train.labels)
-    model, config = build_teacher(params, args.params, manifest, train, seed)
-    name = Path(args.out).stem
-    # the teacher's schedule has no final linear decay (params `teacher` has no decay_epochs)
-    cfg = resolve_precision(TrainConfig.from_section(section, decay_epochs=0), device, name)  # amp auto -> bf16/fp32
+    run = setup_teacher_run(params, args.params, args.data, args.device, seed, args.out)
+    device, manifest, train, multi_label = run.device, run.manifest, run.train, run.multi_label
+    model, config, name, cfg = run.model, run.config, run.name, run.cfg
     method_params = params[method]
     centres, centre_meta = {}, {}
     if method == "csq":

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -122,18 +123,37 @@ def build_teacher(params: dict, params_path: str, manifest: dict, train, seed: i
     return model, config
 
 
+@dataclass
+class TeacherSetup:
+    """What a training run on the teacher's network starts from (this stage and train_backbone)."""
+    device: torch.device
+    manifest: dict
+    train: object          # dth.train.TrainSet
+    multi_label: bool
+    model: Teacher         # untrained (or ImageNet-initialised), seeded
+    config: dict           # its constructor kwargs
+    name: str              # the run's name: the stem of its checkpoint (and of its resume folder)
+    cfg: TrainConfig       # params `teacher`, amp resolved
+
+
+def setup_teacher_run(params: dict, params_path: str, data: str, device: str, seed: int, out: str) -> TeacherSetup:
+    device = resolve_device(device)
+    manifest = load_manifest(data)
+    train = load_train_set(data)
+    model, config = build_teacher(params, params_path, manifest, train, seed)
+    name = Path(out).stem
+    # the teacher's schedule has no final linear decay (params `teacher` has no decay_epochs)
+    cfg = resolve_precision(TrainConfig.from_section(params["teacher"], decay_epochs=0), device, name)  # auto -> bf16/fp32
+    return TeacherSetup(device, manifest, train, is_multi_label(train.labels), model, config, name, cfg)
+
+
 def main(args) -> int:
     params = load_params(args.params)
     section = params["teacher"]
     seed = params["seed"] if args.seed is None else args.seed
-    device = resolve_device(args.device)
-    manifest = load_manifest(args.data)
-    train = load_train_set(args.data)
-    multi_label = is_multi_label(train.labels)
-    model, config = build_teacher(params, args.params, manifest, train, seed)
-    name = Path(args.out).stem
-    # the teacher's schedule has no final linear decay (params `teacher` has no decay_epochs)
-    cfg = resolve_precision(TrainConfig.from_section(section, decay_epochs=0), device, name)  # amp auto -> bf16/fp32
+    run = setup_teacher_run(params, args.params, args.data, args.device, seed, args.out)
+    device, manifest, train, multi_label = run.device, run.manifest, run.train, run.multi_label
+    model, config, name, cfg = run.model, run.config, run.name, run.cfg
 
     def step_loss(m, x, y, extras):
         hs, logits = m(x)
