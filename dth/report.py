@@ -695,7 +695,7 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
            "Verdict per code length: holds where DTH's mean exceeds the best other method's by more than the "
            "standard error of their difference (SE, over seeds), does not hold where that method is ahead by "
            f"more than it, a tie otherwise. On the student network: {verdict(overall(flags))}; the claim holds "
-           "when it holds at every k on the student network and on the teacher's.", "",
+           "when it holds at every k on the student network and, where they were trained, on the teacher's.", "",
            md_table(verdict_rows), "", *big_text]
     out += [("Compared methods more than 3 points below DSH at the same k: " + "; ".join(low) + ".") if low else
             "No compared method is more than 3 points below DSH at any k.", ""]
