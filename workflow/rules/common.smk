@@ -43,11 +43,11 @@ def _canonical(value):
     return value
 
 
-def stage_params(stage):
-    """{key: value in this run's config} for every params key of DVC stage `stage`
-    (dots become '__': `student.lr` -> params.student__lr), plus the params file."""
-    values = {"file": PARAMS}
-    for key in _DVC_STAGES[stage].get("params", []):
+def _param_values(keys):
+    """{key: value in this run's config} for params keys (dots become '__': `student.lr` ->
+    student__lr)."""
+    values = {}
+    for key in keys:
         node = config
         for part in key.split("."):
             node = node[part]
@@ -55,23 +55,25 @@ def stage_params(stage):
     return values
 
 
+def stage_params(stage):
+    """{key: value in this run's config} for every params key of DVC stage `stage`, plus the
+    params file."""
+    return {"file": PARAMS, **_param_values(_DVC_STAGES[stage].get("params", []))}
+
+
+def method_params(stage):
+    """For a rule with a {method} wildcard: a function of its wildcards giving the params of DVC
+    stage `stage`, whose list names the method's own section as `${item.method}`."""
+    def declared(wildcards):
+        return _param_values([wildcards.method if key == "${item.method}" else key
+                              for key in _DVC_STAGES[stage].get("params", [])])
+    return declared
+
+
 def code_deps(stage):
     """The project modules DVC stage `stage` lists as deps (dvc.yaml): its code and every
     module that code imports (tests/test_dag.py checks the list), the same for both tools."""
     return [d for d in _DVC_STAGES[stage]["deps"] if d.startswith("dth/")]
-
-
-def baseline_params(wildcards):
-    """The params of DVC stage train_student for method `method`: `student` and the method's
-    own section (dvc.yaml declares `${item.method}`)."""
-    return {"student": _canonical(config["student"]), wildcards.method: _canonical(config[wildcards.method])}
-
-
-def backbone_params(wildcards):
-    """The params of DVC stage train_backbone for method `method`: seed, bits, teacher and the
-    method's own section (dvc.yaml declares `${item.method}`)."""
-    return {"seed": SEED, "bits": _canonical(BITS), "teacher": _canonical(config["teacher"]),
-            wildcards.method: _canonical(config[wildcards.method])}
 
 
 BITS = config["bits"]

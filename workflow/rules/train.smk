@@ -40,7 +40,7 @@ rule train_student:
     wildcard_constraints:
         method=BASELINES_PATTERN,
     params:
-        declared=baseline_params,
+        declared=method_params("train_student"),
         file=PARAMS,
     log:
         f"logs/train_student/{STUDENT}.log",
@@ -83,7 +83,7 @@ rule train_backbone:
         model=f"models/{BACKBONE}.pt",
         curve=f"results/plots/train/{BACKBONE}.csv",
     params:
-        declared=backbone_params,
+        declared=method_params("train_backbone"),
         file=PARAMS,
     log:
         f"logs/train_backbone/{BACKBONE}.log",
