@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from dth.data import load_manifest, load_split
 from dth.errors import DthError
@@ -641,6 +642,20 @@ def backbone_comparison(df: pd.DataFrame, params: dict, found: tuple[pd.DataFram
     return text, flags, {"sota_backbone": summary}
 
 
+def setting_in_params(setting: str, params: dict) -> bool:
+    """Whether a sweep row's other settings (`dpsh.init_scale=30 ...`, sweep_lr.py --set; "" for
+    none) are the values params has. A row without settings matches any params; the caller
+    prefers a row whose settings match."""
+    for item in str(setting).split():
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        current, value = params.get(section, {}).get(name), yaml.safe_load(value)
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (current, value))
+        if not (np.isclose(value, current) if numbers else value == current):
+            return False
+    return True
+
+
 def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
                      recorded: pd.DataFrame | None = None) -> tuple[str, dict]:
     """Claim 6: the distilled student against every method trained without the teacher on the same
@@ -697,17 +712,26 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
            f"more than it, a tie otherwise. On the student network: {verdict(overall(flags))}; the claim holds "
            "when it holds at every k on the student network and, where they were trained, on the teacher's.", "",
            md_table(verdict_rows), "", *big_text]
-    out += [("Compared methods more than 3 points below DSH at the same k: " + "; ".join(low) + ".") if low else
+    out += [("Compared methods more than 3 points below DSH at the same k: " + "; ".join(low) + ". "
+             "docs/baselines.md gives what was measured about each (the learning-rate sweep below, "
+             "workflow/scripts/code_structure.py on the codes, DPSH's initial scale).") if low else
             "No compared method is more than 3 points below DSH at any k.", ""]
     if sweep is not None and len(sweep):
         sw = sweep.copy()
         sw["validation mAP (%)"] = (100 * pd.to_numeric(sw["validation_map"])).round(2)
-        pivot = sw.pivot_table(index=["method", "lr"], columns="bits", values="validation mAP (%)")
+        sw["setting"] = sw["setting"].fillna("") if "setting" in sw else ""  # other keys set (sweep_lr.py --set)
+        pivot = sw.pivot_table(index=["method", "setting", "lr"], columns="bits", values="validation mAP (%)")
         pivot.columns = [f"{int(c)} bits" for c in pivot.columns]
         pivot["mean"] = pivot.mean(axis=1).round(2)
         pivot = pivot.reset_index()
-        pivot["used"] = [("yes" if m in lr and np.isclose(r, lr[m]) else "") for m, r in zip(pivot["method"], pivot["lr"])]
+        pivot["used"] = [("yes" if m in lr and np.isclose(r, lr[m]) and setting_in_params(st, params) else "")
+                         for m, st, r in zip(pivot["method"], pivot["setting"], pivot["lr"])]
+        # a method whose chosen row has settings: its rows without settings were run before them
+        specific = set(pivot.loc[(pivot["used"] == "yes") & pivot["setting"].astype(bool), "method"])
+        pivot.loc[pivot["method"].isin(specific) & ~pivot["setting"].astype(bool), "used"] = ""
         pivot["lr"] = [f"{r:g}" for r in pivot["lr"]]
+        if not pivot["setting"].astype(bool).any():
+            pivot = pivot.drop(columns="setting")
         out += ["Learning rates: for each method, a sweep at seed 0 on a validation split of the training images "
                 "(held-out training images as queries against the other training images, which the student trains "
                 "on; never the query set), recorded in results/experiments.csv (rows `lr-sweep:*`, each with the "

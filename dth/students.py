@@ -52,6 +52,14 @@ class StudentRun:
     meta: dict         # what the checkpoint records about the run
 
 
+def scale_hash_layer(model: Student, scale: float) -> None:
+    """Multiply the hash layer's initial weights and bias by `scale`, so that its outputs u
+    start `scale` times as large and as spread over images (docs/baselines.md, DPSH)."""
+    with torch.no_grad():
+        model.hash_layer.weight.mul_(scale)
+        model.hash_layer.bias.mul_(scale)
+
+
 def train_student(params: dict, method: str, bits: int, *, seed: int, data: str | Path, device: torch.device,
                   name: str, curve: str | Path | None, teacher: str | Path | None = None,
                   teacher_outputs: str | Path | None = None, checkpoints: str | Path | None = "checkpoints",
@@ -114,6 +122,8 @@ def train_student(params: dict, method: str, bits: int, *, seed: int, data: str 
                           "validation": [n_query, n_database], "method_params": method_params})
     seed_everything(seed)
     model = Student(**config)
+    if method_params.get("init_scale", 1.0) != 1.0:  # dpsh: start away from its saddle at u = 0
+        scale_hash_layer(model, method_params["init_scale"])
     start = time.perf_counter()
     with loop_timer("train"):
         rows = fit(model, step_loss, train, cfg, seed=seed, device=device, name=name, run_id=run_id,

@@ -233,3 +233,23 @@ def test_every_method_trains_through_the_stage_and_every_parameter_of_its_object
     assert moved == expected
     if method == "csq":
         assert obj["meta"]["csq_centres_min_distance"] >= 4
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_dpsh_init_scale_multiplies_the_hash_layers_initial_outputs(scale):
+    """dpsh.init_scale (dth.students.scale_hash_layer): u at initialisation is `scale` times the
+    unscaled network's, every other layer untouched; 1 changes nothing, bit for bit."""
+    from dth.students import scale_hash_layer
+    x = torch.rand(5, 1, 28, 28)
+    torch.manual_seed(0)
+    plain = Student(bits=12, num_classes=10, in_channels=1, image_size=28, mean=[0.3], std=[0.3])
+    torch.manual_seed(0)
+    scaled = Student(bits=12, num_classes=10, in_channels=1, image_size=28, mean=[0.3], std=[0.3])
+    scale_hash_layer(scaled, scale)
+    with torch.no_grad():
+        u, u_scaled = plain.hash(x), scaled.hash(x)
+    if scale == 1.0:
+        assert torch.equal(u, u_scaled)
+    else:
+        torch.testing.assert_close(u_scaled, scale * u)
+    assert torch.equal(plain.fc.weight, scaled.fc.weight) and torch.equal(plain.classifier.weight, scaled.classifier.weight)

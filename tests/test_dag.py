@@ -326,7 +326,7 @@ CANDIDATES = {
     "student.augment": ["crop+flip", "none"],  # crop+flip: valid with teacher_outputs online (below)
     "student.crop_pad": [2, 3], "student.val_queries": [10, 20], "student.val_database": [50, 100],
     "student.baseline_validate_every": [2, 5],
-    "ce.lr": [0.01, 0.005], "dpsh.eta": [0.2, 0.1], "dpsh.lr": [0.01, 0.005],
+    "ce.lr": [0.01, 0.005], "dpsh.eta": [0.2, 0.1], "dpsh.lr": [0.01, 0.005], "dpsh.init_scale": [10.0, 1.0],
     "hashnet.alpha_factor": [5.0, 10.0], "hashnet.beta_step_epochs": [1, 10], "hashnet.lr": [0.01, 0.005],
     "dch.gamma": [10.0, 20.0], "dch.lambda": [0.2, 0.1], "dch.lr": [0.01, 0.005],
     "greedyhash.alpha": [0.2, 0.1], "greedyhash.lr": [0.01, 0.005],

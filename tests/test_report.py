@@ -194,6 +194,25 @@ def test_claim6_shows_the_learning_rate_sweep_and_marks_the_rate_used():
     assert "| csq | 0.002 | 70 | 72 | 71 | yes |" in rows and "| csq | 0.005 | 69 | 70 | 69.5 | |" in rows
 
 
+
+def test_claim6_sweep_rows_with_another_setting_are_marked_used_only_when_params_have_it():
+    """sweep_lr.py --set rows (column `setting`) are rows of their own; the one whose lr and
+    setting params have is marked, not the row of the same lr without the setting."""
+    from dth.report import comparison_claim
+    df = claim6_frame({12: [0.85], 48: [0.88]}, {"dsh": {12: [0.78], 48: [0.79]}, "csq": {12: [0.79], 48: [0.8]}})
+    sweep = pd.DataFrame([{"name": f"lr-sweep:csq-{k}-lr0.002{suffix}", "method": "csq", "setting": setting,
+                           "bits": k, "lr": 0.002, "validation_map": v} for k, setting, suffix, v in
+                          [(12, None, "", 0.7), (48, None, "", 0.72),
+                           (12, "csq.lambda=0.1", "-lambda0.1", 0.75), (48, "csq.lambda=0.1", "-lambda0.1", 0.77)]])
+    params = claim6_params()
+    params["csq"]["lambda"] = 0.1
+    rows = [" ".join(line.split()) for line in comparison_claim(df, params, sweep)[0].splitlines()]
+    assert "| csq | csq.lambda=0.1 | 0.002 | 75 | 77 | 76 | yes |" in rows and "| csq | | 0.002 | 70 | 72 | 71 | |" in rows
+    params["csq"]["lambda"] = 1e-4  # the setting not in params: the row without it is the one used
+    rows = [" ".join(line.split()) for line in comparison_claim(df, params, sweep)[0].splitlines()]
+    assert "| csq | csq.lambda=0.1 | 0.002 | 75 | 77 | 76 | |" in rows and "| csq | | 0.002 | 70 | 72 | 71 | yes |" in rows
+
+
 # ----------------------------------------------------------------------------- claims 1-5 rules
 
 @pytest.mark.parametrize("flags, expected", [([True, True, True], True), ([False, False], False),
@@ -253,3 +272,35 @@ def test_an_attempt_with_the_compared_methods_shows_its_claim6(tmp_path):
     assert "12 bits +1.50 over GreedyHash (SE 0.00); 48 bits -0.25 over DSH (SE 0.10)" in text
     rows = {r[0]: r for r in markdown_rows(text)}
     assert rows["GreedyHash"][1:] == ["77.00", "79.00"] and rows["DTH"][1:] == ["78.50", "80.00"]
+
+
+def test_code_structure_separates_codes_on_their_centres_from_graded_codes(tmp_path):
+    """workflow/scripts/code_structure.py on two synthetic 8-bit code sets that classify every
+    query the same way: every image on its class's centre, against the same with each class's
+    last database image moved halfway towards another class. Brute-force expectations."""
+    import importlib.util
+    from pathlib import Path
+    from dth.hamming import save_codes
+    spec = importlib.util.spec_from_file_location(
+        "code_structure", Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "code_structure.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    centres = np.array([[0] * 8, [1] * 8], dtype=np.uint8)
+    yd = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    yq = np.array([0, 1])
+    onehot = lambda y: np.eye(2, dtype=np.uint8)[y]  # noqa: E731
+    db = centres[yd].copy()
+    paths = {}
+    for name, moved in (("centres", False), ("graded", True)):
+        codes = db.copy()
+        if moved:
+            codes[3, :3] = 1  # class 0's last image: 3 bits towards class 1 (nearer to 0 still)
+            codes[7, :3] = 0
+        paths[name] = tmp_path / f"{name}.npz"
+        save_codes(paths[name], query_codes=np.packbits(centres[yq], axis=1), database_codes=np.packbits(codes, axis=1),
+                   query_labels=onehot(yq), database_labels=onehot(yd), bits=8, model_sha256="0", model=name)
+    on_centres, graded = mod.structure(str(paths["centres"])), mod.structure(str(paths["graded"]))
+    assert on_centres["distinct"] == 2 and on_centres["at_mode"] == 1.0 and on_centres["map"] == 1.0
+    assert graded["distinct"] == 4 and graded["at_mode"] == 0.75 and graded["nearest_acc"] == 1.0
+    # each query: its 3 centre images first, then its moved image at distance 3 (rank 4 of 8) -> AP 1
+    assert graded["map"] == 1.0 and graded["off_rank"] == pytest.approx(100 * 3 / 7)

@@ -3,6 +3,7 @@ split of the training images (never on the query set), recorded in results/exper
 
     .venv/bin/python workflow/scripts/sweep_lr.py                  # every method of params `baselines`
     .venv/bin/python workflow/scripts/sweep_lr.py --method hashnet --bits 12 --lr 0.002   # one run
+    .venv/bin/python workflow/scripts/sweep_lr.py --method dpsh --lr 0.001 --set dpsh.init_scale=30   # another key too
     .venv/bin/python workflow/scripts/sweep_lr.py --record-only    # print the choice from the recorded rows
 
 Needs data/prepared (`dvc repro prepare`). The validation split: --holdout training images,
@@ -14,6 +15,9 @@ replaced, validated once, after its last epoch. Every run's row in results/exper
 mAP and its final training loss; a row already there is not run again (--rerun runs it).
 The rate to put in params.yaml (`<method>.lr`, or `student.lr` for dsh) is the one with the
 highest validation mAP averaged over the swept code lengths: printed at the end.
+--set changes other keys of the method's own section for every run (`dpsh.init_scale=30`;
+values are YAML); such runs are recorded apart (their name ends in -<key><value>, their
+`setting` column says what was set), and the choice is made per setting.
 """
 
 from __future__ import annotations
@@ -27,17 +31,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from dth.data import load_manifest, load_split  # noqa: E402
 from dth.hardware import describe, resolve_device  # noqa: E402
-from dth.params import load_params  # noqa: E402
+from dth.params import load_params, validate  # noqa: E402
 from dth.report import SWEEP_PREFIX as PREFIX  # noqa: E402  (the report shows these rows in claim 6)
 
 OUT = ROOT / "results" / "experiments.csv"
-COLUMNS = ["method", "bits", "lr", "seed", "validation_map", "final_loss", "train_seconds", "cpu"]
+COLUMNS = ["method", "setting", "bits", "lr", "seed", "validation_map", "final_loss", "train_seconds", "cpu"]
 
 
 def validation_split(prepared: Path, dest: Path, holdout: int, seed: int) -> Path:
@@ -60,29 +65,58 @@ def validation_split(prepared: Path, dest: Path, holdout: int, seed: int) -> Pat
     return dest
 
 
-def command(method: str, bits: int, lr: float, seed: int, holdout: int) -> str:
+def parse_settings(method: str, params: dict, items: list[str]) -> dict[str, object]:
+    """{key: value} of --set items `<method>.<key>=<YAML value>`, each key one of the method's section."""
+    section = params.get(method)
+    settings = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        prefix, _, name = key.partition(".")
+        if not sep or prefix != method or not isinstance(section, dict) or name not in section or name == "lr":
+            accepted = ", ".join(f"{method}.{k}" for k in (section or {}) if k != "lr") or "none"
+            sys.exit(f"--set {item}: expected <key>=<value> with a key of params `{method}` other than lr "
+                     f"(accepted: {accepted})")
+        settings[name] = yaml.safe_load(value)
+    return settings
+
+
+def setting_text(method: str, settings: dict) -> str:
+    return " ".join(f"{method}.{k}={v}" for k, v in settings.items())
+
+
+def run_name(method: str, bits: int, lr: float, settings: dict) -> str:
+    return f"{method}-{bits}-lr{lr:g}" + "".join(f"-{k}{v}" for k, v in settings.items())
+
+
+def command(method: str, bits: int, lr: float, seed: int, holdout: int, settings: dict) -> str:
+    extra = f" --set {setting_text(method, settings)}" if settings else ""
     return (f"python workflow/scripts/sweep_lr.py --method {method} --bits {bits} --lr {lr:g} "
-            f"--seed {seed} --holdout {holdout}")
+            f"--seed {seed} --holdout {holdout}{extra}")
 
 
-def one_run(params: dict, method: str, bits: int, lr: float, seed: int, data: Path, holdout: int) -> dict:
+def one_run(params: dict, method: str, bits: int, lr: float, seed: int, data: Path, holdout: int,
+            settings: dict | None = None) -> dict:
     from dth.students import train_student
+    settings = settings or {}
     p = copy.deepcopy(params)
     p[method if method in p and "lr" in p[method] else "student"]["lr"] = lr
+    if settings:
+        p[method].update(settings)
+        validate(p)  # a value out of range stops here, naming the key
     n_db = load_manifest(data)["counts"]["database"]
     p["student"].update(val_queries=holdout, val_database=n_db)
     device = resolve_device("auto")
-    name = f"{method}-{bits}-lr{lr:g}"
+    name = run_name(method, bits, lr, settings)
     run = train_student(p, method, bits, seed=seed, data=data, device=device, name=name, curve=None,
                         checkpoints=None, validate_every=p["student"]["epochs"], progress=False)
     last = run.rows[-1]
     hw = describe(device)
     print(f"{name}: validation mAP {last['val_map']:.4f}, final loss {last['loss']:.4f}, "
           f"{run.meta['train_seconds']:.0f} s", flush=True)
-    return {"name": f"{PREFIX}{name}", "set": command(method, bits, lr, seed, holdout),
+    return {"name": f"{PREFIX}{name}", "set": command(method, bits, lr, seed, holdout, settings),
             "about": f"learning-rate sweep of {method} at {bits} bits: validation mAP@all of {holdout} held-out "
                      "training images against the other training images, after the last epoch",
-            "method": method, "bits": bits, "lr": lr, "seed": seed, "validation_map": round(last["val_map"], 6),
+            "method": method, "setting": setting_text(method, settings), "bits": bits, "lr": lr, "seed": seed, "validation_map": round(last["val_map"], 6),
             "final_loss": round(last["loss"], 6), "train_seconds": round(run.meta["train_seconds"], 1),
             "cpu": hw.get("cpu_capability", hw.get("cpu", ""))}
 
@@ -97,11 +131,13 @@ def save(rows: list[dict]) -> None:
 
 
 def choose(table: pd.DataFrame) -> pd.DataFrame:
-    """Per method, the rate with the highest validation mAP averaged over the code lengths swept."""
+    """Per method and setting, the rate with the highest validation mAP averaged over the code
+    lengths swept."""
     sweep = table[table["name"].astype(str).str.startswith(PREFIX)].copy()
     sweep["validation_map"] = pd.to_numeric(sweep["validation_map"])
-    mean = sweep.groupby(["method", "lr"])["validation_map"].mean().reset_index()
-    return mean.loc[mean.groupby("method")["validation_map"].idxmax()].reset_index(drop=True)
+    sweep["setting"] = sweep["setting"].fillna("") if "setting" in sweep else ""
+    mean = sweep.groupby(["method", "setting", "lr"])["validation_map"].mean().reset_index()
+    return mean.loc[mean.groupby(["method", "setting"])["validation_map"].idxmax()].reset_index(drop=True)
 
 
 def main() -> int:
@@ -114,11 +150,16 @@ def main() -> int:
                    help="peak learning rates (default: the shared 5e-3 and 2.5x below and above it)")
     p.add_argument("--seed", type=int, default=0, help="student seed (default: %(default)s)")
     p.add_argument("--holdout", type=int, default=1000, help="training images held out as validation queries")
+    p.add_argument("--set", nargs="*", default=[], metavar="METHOD.KEY=VALUE",
+                   help="other keys of the method's params section, for every run (one --method only)")
     p.add_argument("--rerun", action="store_true", help="run again the rows already recorded")
     p.add_argument("--record-only", action="store_true", help="run nothing; print the choice")
     a = p.parse_args()
     params = load_params(ROOT / a.params)
     methods = a.method or params["baselines"]
+    if a.set and len(methods) != 1:
+        sys.exit(f"--set needs exactly one --method (got {', '.join(methods)})")
+    settings = parse_settings(methods[0], params, a.set) if a.set else {}
     done = set(pd.read_csv(OUT)["name"]) if OUT.exists() else set()
     if not a.record_only:
         with tempfile.TemporaryDirectory() as tmp:
@@ -126,9 +167,9 @@ def main() -> int:
             for method in methods:
                 for bits in a.bits:
                     for lr in a.lr:
-                        if f"{PREFIX}{method}-{bits}-lr{lr:g}" in done and not a.rerun:
+                        if f"{PREFIX}{run_name(method, bits, lr, settings)}" in done and not a.rerun:
                             continue
-                        save([one_run(params, method, bits, lr, a.seed, data, a.holdout)])
+                        save([one_run(params, method, bits, lr, a.seed, data, a.holdout, settings)])
     best = choose(pd.read_csv(OUT))
     print("best rate per method (mean validation mAP over the code lengths swept):")
     print(best.to_string(index=False))
