@@ -30,12 +30,13 @@ data: venv
 run: data
 	dvc repro
 
-# Two pytest-xdist workers, each test file on one of them (--dist loadfile): the Slurm test, which
-# mostly waits on the cluster's status checks, runs beside tests/test_dag.py's tiny pipelines.
+# Two pytest-xdist workers, each test file on one of them (--dist loadgroup; tests/conftest.py makes
+# each file a group, test_dag.py and test_dvc_remote.py one group: they share one local tiny run):
+# the Slurm test, which mostly waits on the cluster's status checks, runs beside the tiny pipelines.
 # OMP_WAIT_POLICY=PASSIVE: OpenMP threads of the two workers' torch processes sleep, not spin, when
 # idle (the numbers do not change; 2 cores run 3 or 4 such threads at times).
 test: data
-	OMP_WAIT_POLICY=PASSIVE python -m pytest -q --durations=15 -n 2 --dist loadfile
+	OMP_WAIT_POLICY=PASSIVE python -m pytest -q --durations=15 -n 2 --dist loadgroup
 
 test-fast: data
 	python -m pytest -q -m "not slow"

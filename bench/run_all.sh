@@ -12,7 +12,7 @@ tmp=$(mktemp)
   echo
   echo "Written by \`bash bench/run_all.sh\` on $(nproc) CPU cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(date -u +%Y-%m-%d)."
   echo "Timings of a shared machine: compare the ratios, each measured within one run."
-  for cmd in "bench/metrics.py" "bench/search.py" "bench/encode.py" "bench/train_throughput.py --size 28 --channels 1 --teacher-amp none" "bench/train_throughput.py --skip-teacher"; do
+  for cmd in "bench/metrics.py" "bench/search.py" "bench/encode.py" "bench/train_throughput.py --size 28 --channels 1 --teacher-amp none" "bench/train_throughput.py --skip-teacher" "bench/lock_cost.py"; do
     echo
     echo "## \`python $cmd\`"
     echo

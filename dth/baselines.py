@@ -14,7 +14,8 @@ softplus in bf16), and every weight is a params.yaml key of the method's own sec
 - ce: the classifier's cross-entropy on sigmoid(u) alone (the DTH objective with the
   distillation weight at 0): what the student reaches without the teacher.
 - dpsh (Li et al. 2016): theta = u_i.u_j / 2; mean over pairs of softplus(theta) - S theta,
-  + eta * mean (u - sign u)^2.
+  + eta * mean (u - sign u)^2; the pairs are the batch's, or with dpsh.memory_bank each batch
+  image and every other training image's latest output (`PairMemory`).
 - hashnet (Cao et al. 2017): h = tanh(beta u) with beta = sqrt(1 + epoch // beta_step_epochs)
   (continuation); theta = (alpha_factor / k) h_i.h_j; the same likelihood weighted by
   |S| / |S1| on similar pairs and |S| / |S0| on dissimilar ones.
@@ -61,9 +62,40 @@ def balance_weights(sim: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(sim, w_sim, w_dis)
 
 
-def dpsh_loss(u: torch.Tensor, labels: torch.Tensor, eta: float) -> torch.Tensor:
+class PairMemory:
+    """DPSH's table of the latest hash-layer output u of every training image (dpsh.memory_bank):
+    Li et al.'s code and its ports pair each image of a batch with every training image, not
+    only with the rest of its batch. `dpsh_loss` writes a batch's rows (detached) before it
+    reads the table, and pairs only with rows written so far. `state()` is what a checkpoint
+    must keep for a resumed run to end with the same weights (dth.train.fit's objective_state)."""
+
+    def __init__(self, labels: torch.Tensor, bits: int):
+        self.labels = labels.float()                 # (N, classes), multi-hot
+        self.u = torch.zeros(len(labels), bits, device=labels.device)   # fp32
+        self.filled = torch.zeros(len(labels), dtype=torch.bool, device=labels.device)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"u": self.u, "filled": self.filled}
+
+
+def dpsh_loss(u: torch.Tensor, labels: torch.Tensor, eta: float, memory: PairMemory | None = None,
+              index: torch.Tensor | None = None) -> torch.Tensor:
+    """DPSH over the pairs of the batch, or (memory given, with the batch's row numbers `index`
+    in the train set) over each batch image paired with every other training image of the
+    memory; the gradient then reaches the batch's outputs only, as in Li et al.'s code."""
     u = _fp32(u)
     n = u.shape[0]
+    if memory is not None:
+        if index is None:
+            raise ValueError("dpsh with a memory needs the batch's train-set indices (index)")
+        memory.u[index] = u.detach()
+        memory.filled[index] = True
+        rows = memory.filled.nonzero().squeeze(1)
+        theta = 0.5 * (u @ memory.u[rows].t())
+        s = ((labels.float() @ memory.labels[rows].t()) > 0).float()
+        likelihood = F.softplus(theta) - s * theta
+        pairs = index[:, None] != rows[None, :]
+        return likelihood[pairs].mean() + eta * (u - u.sign()).pow(2).mean()
     theta = 0.5 * (u @ u.t())
     s = similarity(labels).float()
     likelihood = F.softplus(theta) - s * theta
@@ -186,14 +218,16 @@ def csq_loss(u: torch.Tensor, labels: torch.Tensor, centres: torch.Tensor, lam: 
 
 def baseline_loss(method: str, u: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, params: dict, *,
                   multi_label: bool = False, epoch: int = 0, classifier_weight: torch.Tensor | None = None,
-                  centres: torch.Tensor | None = None) -> torch.Tensor:
-    """The loss of baseline `method` with its weights from params[method]; fp32, autocast off."""
+                  centres: torch.Tensor | None = None, memory: PairMemory | None = None,
+                  index: torch.Tensor | None = None) -> torch.Tensor:
+    """The loss of baseline `method` with its weights from params[method]; fp32, autocast off.
+    memory, index: dpsh's table of all training outputs (dpsh.memory_bank) and the batch's rows."""
     p = params[method]
     with torch.autocast(device_type=u.device.type, enabled=False):
         if method == "ce":
             return classification_loss(logits, labels, multi_label)
         if method == "dpsh":
-            return dpsh_loss(u, labels, p["eta"])
+            return dpsh_loss(u, labels, p["eta"], memory, index)
         if method == "hashnet":
             return hashnet_loss(u, labels, p["alpha_factor"], hashnet_beta(epoch, p["beta_step_epochs"]))
         if method == "dch":

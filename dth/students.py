@@ -33,7 +33,7 @@ import torch
 from dth.data import load_manifest
 from dth.errors import DthError
 from dth.hardware import describe
-from dth.baselines import BASELINES, baseline_loss, hash_centres
+from dth.baselines import BASELINES, PairMemory, baseline_loss, hash_centres
 from dth.io import sha256_file
 from dth.losses import is_multi_label, top1_accuracy
 from dth.models import Student
@@ -91,6 +91,10 @@ def train_student(params: dict, method: str, bits: int, *, seed: int, data: str 
         centres, min_distance = hash_centres(config["num_classes"], bits, method_params["centre_seed"])
         centres = centres.to(device)
         centre_meta = {"csq_centres_min_distance": min_distance}
+    memory = None
+    if method == "dpsh" and method_params["memory_bank"]:  # pair each batch with every training image
+        train.extras["index"] = torch.arange(len(train))
+        memory = PairMemory(train.labels.to(device), bits)
     epoch_now = [0]  # HashNet's continuation reads the epoch
 
     online, teacher_sha = None, None
@@ -108,7 +112,8 @@ def train_student(params: dict, method: str, bits: int, *, seed: int, data: str 
             return student_step(m, x, y, extras, method, params, multi_label, bits, teacher=online)
         hs, logits = m(x)
         loss = baseline_loss(method, hs, logits, y, params, multi_label=multi_label, epoch=epoch_now[0],
-                             classifier_weight=m.classifier.weight, centres=centres)
+                             classifier_weight=m.classifier.weight, centres=centres, memory=memory,
+                             index=extras.get("index"))
         return loss, (top1_accuracy(logits.detach(), y) if method == "ce" else None)
 
     def on_epoch(epoch):
@@ -128,7 +133,7 @@ def train_student(params: dict, method: str, bits: int, *, seed: int, data: str 
     with loop_timer("train"):
         rows = fit(model, step_loss, train, cfg, seed=seed, device=device, name=name, run_id=run_id,
                    checkpoint_dir=checkpoints, curve=curve, validate=val, validate_every=validate_every,
-                   on_epoch=on_epoch, progress=progress)
+                   on_epoch=on_epoch, objective_state=memory.state() if memory else None, progress=progress)
     meta = {"method": method, "bits": bits, "seed": seed,
             "params": {"student": section, "dsh": params["dsh"], "distill": distill,
                        **({method: method_params} if baseline else {})}, "lr": cfg.lr, **centre_meta,

@@ -335,7 +335,8 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
         seed: int, device: torch.device, name: str, run_id: str = "",
         checkpoint_dir: str | Path | None = "checkpoints", curve: str | Path | None = None,
         validate: Validation | None = None, validate_every: int = 1, param_groups: list[dict] | None = None,
-        on_epoch: Callable[[int], None] | None = None, progress: bool = True) -> list[dict]:
+        on_epoch: Callable[[int], None] | None = None, objective_state: dict[str, torch.Tensor] | None = None,
+        progress: bool = True) -> list[dict]:
     """Train `model` in place for cfg.epochs epochs; return the curve rows.
 
     step_loss(model, x, y, extras) -> (loss tensor, train accuracy float or None), with x
@@ -348,7 +349,9 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
     validate_every: run `validate` after every N-th epoch and after the last one (the curve's
     val columns are empty in between). on_epoch(epoch): called with the 0-based epoch before
     its first step, resumed runs included (objectives whose shape changes with training, such
-    as HashNet's continuation, read the epoch there).
+    as HashNet's continuation, read the epoch there). objective_state: tensors that the
+    objective changes in place from step to step (DPSH's memory of training outputs), saved
+    with each checkpoint and restored in place on resume.
     """
     if cfg.augment == "crop+flip" and train.flip_extras:
         raise DthError(f"{name}: augment crop+flip, but the per-image targets {sorted(train.flip_extras)} were "
@@ -379,6 +382,8 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
+        for key, saved in state.get("objective_state", {}).items():
+            objective_state[key].copy_(saved)
         rows, start_epoch, step, elapsed = state["rows"], state["epoch"], state["step"], state["seconds"]
         tqdm.write(f"{name}: resuming from {ckpt} after epoch {start_epoch}", file=sys.stderr)
 
@@ -437,7 +442,8 @@ def fit(model: torch.nn.Module, step_loss: Callable, train: TrainSet, cfg: Train
             with atomic_path(ckpt) as tmp:
                 torch.save({"format": CHECKPOINT_FORMAT, "run_id": run_id, "epoch": epoch + 1, "step": step,
                             "seconds": row["seconds"], "rows": rows, "model": model.state_dict(),
-                            "optimizer": optimizer.state_dict(), "generator": generator.get_state()}, tmp)
+                            "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+                            **({"objective_state": objective_state} if objective_state else {})}, tmp)
     bar.close()
     model.eval()
     return rows

@@ -28,7 +28,7 @@ import time
 
 import torch
 
-from dth.baselines import baseline_loss, hash_centres
+from dth.baselines import PairMemory, baseline_loss, hash_centres
 from dth.errors import DthError
 from dth.hardware import describe
 from dth.losses import student_objective
@@ -51,8 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def head_losses(method: str, hs: dict, logits: dict, labels: torch.Tensor, params: dict, *, model,
-                multi_label: bool, epoch: int, centres: dict) -> torch.Tensor:
-    """The mean over the hash heads of `method`'s loss on each head's outputs (fp32)."""
+                multi_label: bool, epoch: int, centres: dict, memories: dict | None = None,
+                index: torch.Tensor | None = None) -> torch.Tensor:
+    """The mean over the hash heads of `method`'s loss on each head's outputs (fp32);
+    memories: dpsh's table of training outputs per head (dpsh.memory_bank), index: the batch's rows."""
     losses = []
     for k, h in hs.items():
         if method == "dsh":
@@ -61,7 +63,7 @@ def head_losses(method: str, hs: dict, logits: dict, labels: torch.Tensor, param
         else:
             losses.append(baseline_loss(method, h, logits[k], labels, params, multi_label=multi_label, epoch=epoch,
                                         classifier_weight=model.classifiers[str(k)].weight,
-                                        centres=centres.get(k)))
+                                        centres=centres.get(k), memory=(memories or {}).get(k), index=index))
     return torch.stack(losses).mean()
 
 
@@ -81,12 +83,16 @@ def main(args) -> int:
             c, distance = hash_centres(config["num_classes"], k, method_params["centre_seed"])
             centres[k] = c.to(device)
             centre_meta[str(k)] = distance
+    memories = {}
+    if method == "dpsh" and method_params["memory_bank"]:  # one table of training outputs per head
+        train.extras["index"] = torch.arange(len(train))
+        memories = {k: PairMemory(train.labels.to(device), k) for k in model.bits}
     epoch_now = [0]  # HashNet's continuation reads the epoch
 
     def step_loss(m, x, y, extras):
         hs, logits = m(x)
         return head_losses(method, hs, logits, y, params, model=m, multi_label=multi_label, epoch=epoch_now[0],
-                           centres=centres), None
+                           centres=centres, memories=memories, index=extras.get("index")), None
 
     def on_epoch(epoch):
         epoch_now[0] = epoch
@@ -103,6 +109,7 @@ def main(args) -> int:
     with loop_timer("train"):
         rows = fit(model, step_loss, train, cfg, seed=seed, device=device, name=name, run_id=run_id,
                    checkpoint_dir=args.checkpoints, curve=args.curve, validate=val, on_epoch=on_epoch,
+                   objective_state={f"{k}.{key}": t for k, mem in memories.items() for key, t in mem.state().items()},
                    progress=not args.no_progress)
     train_seconds = time.perf_counter() - start
     meta = {"stage": "train_backbone", "method": method, "seed": seed,

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from dth.baselines import (BASELINES, baseline_loss, csq_loss, csq_targets, dch_loss, dpsh_loss, greedy_sign,
-                           greedyhash_loss, hash_centres, hashnet_beta, hashnet_loss)
+from dth.baselines import (BASELINES, PairMemory, baseline_loss, csq_loss, csq_targets, dch_loss, dpsh_loss,
+                           greedy_sign, greedyhash_loss, hash_centres, hashnet_beta, hashnet_loss)
 from dth.models import Student
 
 PARAMS = yaml.safe_load(open(__file__.rsplit("/tests/", 1)[0] + "/params.yaml"))
@@ -55,6 +55,77 @@ def test_dpsh_matches_its_formula(multi):
         terms.append(softplus(theta) - s * theta)
     quant = float(((u - u.sign()) ** 2).mean())
     assert float(dpsh_loss(u, y, eta)) == pytest.approx(np.mean(terms) + eta * quant, rel=1e-5)
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_dpsh_with_a_memory_pairs_each_batch_image_with_every_other_stored_image(multi):
+    """dpsh.memory_bank: the batch's rows are written first; each batch image is paired with
+    every row written so far except its own; rows never written are left out."""
+    u_all, y_all = batch(n=9, multi=multi, seed=1)
+    memory = PairMemory(y_all, bits=u_all.shape[1])
+    earlier = torch.tensor([0, 2, 5, 6])                # rows stored by earlier batches
+    memory.u[earlier] = u_all[earlier].float() * 0.5
+    memory.filled[earlier] = True
+    index = torch.tensor([1, 2, 4])                     # this batch: row 2 again, rows 1 and 4 new
+    u = (u_all[index] * 1.2).float().requires_grad_()
+    eta = 0.3
+    loss = dpsh_loss(u, y_all[index], eta, memory, index)
+    stored = {int(j): (u.detach()[list(index).index(j)] if j in index else u_all[j].float() * 0.5)
+              for j in (0, 1, 2, 4, 5, 6)}
+    terms = []
+    for a, i in enumerate(index.tolist()):
+        for j, v in stored.items():
+            if j != i:
+                theta = 0.5 * float(u.detach()[a] @ v)
+                s = float((y_all[i] * y_all[j]).sum() > 0)
+                terms.append(softplus(theta) - s * theta)
+    quant = float(((u.detach() - u.detach().sign()) ** 2).mean())
+    assert loss.item() == pytest.approx(np.mean(terms) + eta * quant, rel=1e-5)
+    assert memory.filled.tolist() == [j in stored for j in range(9)]
+    assert torch.equal(memory.u[index], u.detach())
+    loss.backward()  # the gradient reaches the batch's outputs; the stored rows are constants
+    assert torch.isfinite(u.grad).all() and not memory.u.requires_grad
+
+
+def test_dpsh_memory_holding_only_the_batch_gives_the_batch_loss():
+    u, y = batch()
+    memory = PairMemory(y, bits=u.shape[1])
+    index = torch.arange(len(y))
+    assert float(dpsh_loss(u, y, 0.1, memory, index)) == pytest.approx(float(dpsh_loss(u, y, 0.1)), rel=1e-6)
+    with pytest.raises(ValueError, match="index"):
+        dpsh_loss(u, y, 0.1, memory)
+
+
+def test_dpsh_memory_is_resumed_with_the_weights(tmp_path):
+    """An interrupted DPSH run with the memory resumes from its checkpoint, memory included,
+    and ends with the same weights as an uninterrupted one."""
+    from tests.test_train import CFG, CPU, new_student, tiny_set
+    from dth.train import fit
+
+    def train(model, name, stop_at=None):
+        data = tiny_set()
+        data.extras["index"] = torch.arange(len(data))
+        memory = PairMemory(data.labels, bits=8)
+        calls = {"n": 0}
+
+        def step_loss(m, x, y, extras):
+            calls["n"] += 1
+            if calls["n"] == stop_at:
+                raise KeyboardInterrupt
+            h, _ = m(x)
+            return dpsh_loss(h, y, 0.1, memory, extras["index"]), None
+        return fit(model, step_loss, data, CFG, seed=0, device=CPU, name=name, checkpoint_dir=tmp_path / "ck",
+                   objective_state=memory.state(), progress=False), memory
+
+    whole = new_student()
+    rows, memory_whole = train(whole, "whole")
+    with pytest.raises(KeyboardInterrupt):
+        train(new_student(), "part", stop_at=2 * 2 + 2)  # second step of epoch 3 (2 steps per epoch)
+    resumed = new_student(seed=99)
+    rows2, memory_resumed = train(resumed, "part")
+    assert [r["loss"] for r in rows2] == [r["loss"] for r in rows]
+    assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
+    assert torch.equal(memory_whole.u, memory_resumed.u)
 
 
 @pytest.mark.parametrize("multi", [False, True])
@@ -200,9 +271,9 @@ def test_unknown_method_and_missing_inputs_are_refused():
         baseline_loss("csq", u, None, y, PARAMS)
 
 
-@pytest.mark.parametrize("method", BASELINES)
+@pytest.mark.parametrize("variant", [*BASELINES, "dpsh+memory_bank"])
 def test_every_method_trains_through_the_stage_and_every_parameter_of_its_objective_moves(tmp_path, monkeypatch,
-                                                                                          method):
+                                                                                          variant):
     from dth.cli import main
     from dth.models import load_model
     from tests.test_train import write_prepared
@@ -210,6 +281,9 @@ def test_every_method_trains_through_the_stage_and_every_parameter_of_its_object
     write_prepared(tmp_path / "prepared")
     params = yaml.safe_load(open(__file__.rsplit("/tests/", 1)[0] + "/params.yaml"))
     params["bits"] = [12]
+    method = variant.split("+")[0]
+    if variant == "dpsh+memory_bank":
+        params["dpsh"]["memory_bank"] = True
     params["student"].update(epochs=2, decay_epochs=1, batch_size=20, val_queries=6, val_database=12,
                              baseline_validate_every=5, weight_decay=0.0)  # no decay: only gradients move weights
     yaml.safe_dump(params, open("params.yaml", "w"))
@@ -219,6 +293,7 @@ def test_every_method_trains_through_the_stage_and_every_parameter_of_its_object
                  "--out", f"models/{method}.pt", "--curve", f"{method}.csv", "--device", "cpu", "--no-progress"]) == 0
     model, obj = load_model(f"models/{method}.pt")
     assert obj["meta"]["method"] == method and obj["meta"]["lr"] == params[method]["lr"]
+    assert obj["meta"]["params"][method] == params[method]
     header, *rows = [line.strip().split(",") for line in open(f"{method}.csv")]
     val = [dict(zip(header, r))["val_map"] for r in rows]
     assert len(rows) == 2 and val[0] == "" and 0 <= float(val[1]) <= 1  # validated after the last epoch only

@@ -21,6 +21,10 @@ import yaml
 
 from dth.params import flat_keys
 
+# one xdist worker runs this file with the other of test_dag.py and test_dvc_remote.py: they share
+# tests/tiny.py's local run of the tiny pipeline (tests/conftest.py)
+pytestmark = pytest.mark.xdist_group("tiny-local-run")
+
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -327,6 +331,7 @@ CANDIDATES = {
     "student.crop_pad": [2, 3], "student.val_queries": [10, 20], "student.val_database": [50, 100],
     "student.baseline_validate_every": [2, 5],
     "ce.lr": [0.01, 0.005], "dpsh.eta": [0.2, 0.1], "dpsh.lr": [0.01, 0.005], "dpsh.init_scale": [10.0, 1.0],
+    "dpsh.memory_bank": [True, False],
     "hashnet.alpha_factor": [5.0, 10.0], "hashnet.beta_step_epochs": [1, 10], "hashnet.lr": [0.01, 0.005],
     "dch.gamma": [10.0, 20.0], "dch.lambda": [0.2, 0.1], "dch.lr": [0.01, 0.005],
     "greedyhash.alpha": [0.2, 0.1], "greedyhash.lr": [0.01, 0.005],

@@ -12,7 +12,7 @@ site's placeholders replaced by this cluster's values (`site_profile`). One of i
 is broken on purpose, so the run fails on that job and names its logs; once the input is
 fixed, a second run resumes: it submits that one job only. Every job was an sbatch
 submission (sacct lists each), and the metrics equal those of the same pipeline run
-locally (tests/tiny.py's `dvc repro`, made once per pytest process); docs/performance.md
+locally (tests/tiny.py's `dvc repro`, made once per `make test`); docs/performance.md
 has its measured time. A cluster this test started is taken down again; one that was already up is
 left running.
 """
@@ -35,7 +35,7 @@ from snakemake_executor_plugin_slurm.validation import validate_slurm_extra
 from snakemake_interface_common.exceptions import WorkflowError
 
 from tests.test_dag import ENV, REPO, checkout_copy, run
-from tests.tiny import local_dvc_run, metrics, tiny_checkout
+from tests.tiny import local_metrics, metrics, tiny_checkout
 
 PROFILE = REPO / "workflow" / "profiles" / "slurm" / "config.yaml"
 SCRIPT = REPO / "workflow" / "scripts" / "slurm_cluster.sh"
@@ -241,7 +241,6 @@ def job_count(out: str) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_tiny_pipeline_under_slurm(slurm, tmp_path, tmp_path_factory):
-    local = local_dvc_run(tmp_path_factory)  # the reference: the same pipeline, run locally
     work = tiny_checkout(tmp_path / "repo", tmp_path_factory)
     profile = site_profile(tmp_path / "profile", slurm)
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 120))
@@ -297,5 +296,6 @@ def test_tiny_pipeline_under_slurm(slurm, tmp_path, tmp_path_factory):
 
     # the same numbers as the local run, and nothing left to do
     got = metrics(work)
-    assert len(got) == 8 and got == metrics(local)  # 6 models, the teacher's accuracy, the summary
+    # the reference: the same pipeline run locally by `dvc repro` (on the other xdist worker)
+    assert len(got) == 8 and got == local_metrics(tmp_path_factory)  # 6 models, the teacher's accuracy, the summary
     assert "Nothing to be done" in run(["snakemake", "-n", "--cores", "1"], work)
