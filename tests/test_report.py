@@ -304,3 +304,14 @@ def test_code_structure_separates_codes_on_their_centres_from_graded_codes(tmp_p
     assert graded["distinct"] == 4 and graded["at_mode"] == 0.75 and graded["nearest_acc"] == 1.0
     # each query: its 3 centre images first, then its moved image at distance 3 (rank 4 of 8) -> AP 1
     assert graded["map"] == 1.0 and graded["off_rank"] == pytest.approx(100 * 3 / 7)
+    # --out writes the same figures, one row per codes file
+    import subprocess
+    import sys
+    import pandas as pd
+    out = tmp_path / "structure.csv"
+    subprocess.run([sys.executable, spec.origin, str(paths["centres"]), str(paths["graded"]), "--out", str(out)],
+                   check=True, capture_output=True)
+    table = pd.read_csv(out).set_index("codes")
+    assert list(table.index) == ["centres", "graded"]
+    assert table.loc["graded", "at_mode"] == 0.75 and table.loc["graded", "off_rank"] == pytest.approx(
+        100 * 3 / 7, abs=1e-4)

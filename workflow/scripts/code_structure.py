@@ -2,6 +2,7 @@
 queries about as well differ in mAP (docs/baselines.md, CSQ).
 
     .venv/bin/python workflow/scripts/code_structure.py codes/csq-32-s0.npz codes/dsh-32-s0.npz
+    .venv/bin/python workflow/scripts/code_structure.py codes/*-32-s*.npz --out results/code_structure.csv
 
 Per codes file (written by `dth encode`, single-label data), one line:
     distinct      distinct codes among the database images
@@ -25,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -70,7 +72,9 @@ def structure(path: str) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("codes", nargs="+", help="codes files (.npz) written by `dth encode`")
+    p.add_argument("--out", help="also write the table to this CSV file (one row per codes file)")
     a = p.parse_args()
+    rows = []
     print(f"{'codes':<28} {'distinct':>8} {'at_mode':>8} {'nearest_acc':>11} {'map':>7} {'map_right':>9} "
           f"{'map_wrong':>9} {'off_rank':>8}")
     for path in a.codes:
@@ -80,6 +84,10 @@ def main() -> int:
             sys.exit(str(e))
         print(f"{Path(path).stem:<28} {s['distinct']:>8} {s['at_mode']:>8.3f} {s['nearest_acc']:>11.3f} "
               f"{s['map']:>7.4f} {s['map_right']:>9.4f} {s['map_wrong']:>9.4f} {s['off_rank']:>8.1f}")
+        rows.append({"codes": Path(path).stem, **s})
+    if a.out:
+        pd.DataFrame(rows).to_csv(a.out, index=False, float_format="%.4f")
+        print(f"wrote {a.out}")
     return 0
 
 
