@@ -222,6 +222,13 @@ def student_methods(params: dict) -> list[str]:
     return ["dsh", "dth"] + [m for m in params["baselines"] if m != "dsh"]
 
 
+def method_epochs(params: dict, method: str) -> int:
+    """The epochs a student of `method` trains: student.epochs, times the method's own
+    epochs_factor for the compared methods (BASELINES; not dsh and dth)."""
+    epochs = params["student"]["epochs"]
+    return epochs * params[method]["epochs_factor"] if method in BASELINES else epochs
+
+
 def teacher_bits(params: dict) -> list[int]:
     """The code lengths the teacher has a hash head for: every k of `bits` (each DTH
     student is distilled from the head of its own k)."""

@@ -42,7 +42,7 @@ from dth.data import load_manifest, load_split
 from dth.errors import DthError
 from dth.io import atomic_dir, write_json, write_text
 from dth.names import BACKBONE, backbone_head_name, backbone_name, student_name, teacher_name, ternary_name
-from dth.params import METHOD_NAMES, flat_keys, load_params, student_methods
+from dth.params import METHOD_NAMES, flat_keys, load_params, method_epochs, student_methods
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,6 +77,24 @@ def expected_models(params: dict) -> pd.DataFrame:
 
 
 SWEEP_PREFIX = "lr-sweep:"  # results/experiments.csv rows of workflow/scripts/sweep_lr.py
+
+
+def validation_text(holdout: int, database: int) -> str:
+    """A sweep row's validation protocol (column `validation`): `holdout` training images held out,
+    the last `database` of them the validation database (0: the training images are)."""
+    if database:
+        return f"{holdout - database} held-out queries vs {database} held-out images"
+    return f"{holdout} held-out queries vs the training images"
+
+
+def fill_validation(sweep: pd.DataFrame) -> pd.Series:
+    """The `validation` column of sweep rows, filled for rows recorded before it existed (their
+    command's --holdout queries against the training images)."""
+    commands = sweep["set"].astype(str) if "set" in sweep else pd.Series("", index=sweep.index)
+    held = [int(h) if isinstance(h, str) else 1000 for h in commands.str.extract(r"--holdout (\d+)")[0]]
+    recorded = sweep["validation"] if "validation" in sweep else pd.Series(np.nan, index=sweep.index)
+    older = pd.Series([validation_text(h, 0) for h in held], index=sweep.index)
+    return recorded.astype(object).where(recorded.notna(), older)
 
 WRITERS = {"metrics": "evaluate_*", "ternary": "ternarize", "speed": "evaluate_* / encode_teacher / encode_backbone", "train": "train_*/ternarize",
            "pr": "evaluate", "pn": "evaluate"}
@@ -697,13 +715,16 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
         return md_table(rows)
 
     lr = {m: (params[m]["lr"] if m in params and "lr" in params[m] else params["student"]["lr"]) for m in others}
+    longer = [f"{METHOD_NAMES[m]} {method_epochs(params, m)}" for m in others
+              if method_epochs(params, m) != params["student"]["epochs"]]  # epochs_factor > 1
     big_text, big_flags, big_summary = backbone_comparison(df, params, backbone_results(df, params, recorded))
     summary.update(big_summary)
     out = [f"{title} — {verdict(overall(flags + big_flags))}", "",
            f"Every method trained on the student network with the same schedule ({params['student']['epochs']} "
            f"epochs, {params['student']['optimizer']}, augment {params['student']['augment']}, seeds "
            f"{params['seeds']}) but its own peak learning rate ("
-           + ", ".join(f"{METHOD_NAMES[m]} {lr[m]:g}" for m in others) + "), without the teacher; DTH is the "
+           + ", ".join(f"{METHOD_NAMES[m]} {lr[m]:g}" for m in others) + ")"
+           + (f" and length ({', '.join(longer)} epochs)" if longer else "") + ", without the teacher; DTH is the "
            f"distilled student. {label} (%), mean ± std over seeds; bold: the best method trained without the "
            "teacher in that column.", "", table("map"), "",
            f"Precision within Hamming radius {radius} (%):", "", table("precision_radius"), "",
@@ -720,7 +741,9 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
         sw = sweep.copy()
         sw["validation mAP (%)"] = (100 * pd.to_numeric(sw["validation_map"])).round(2)
         sw["setting"] = sw["setting"].fillna("") if "setting" in sw else ""  # other keys set (sweep_lr.py --set)
-        pivot = sw.pivot_table(index=["method", "setting", "lr"], columns="bits", values="validation mAP (%)")
+        sw["validation"] = fill_validation(sw)
+        pivot = sw.pivot_table(index=["method", "validation", "setting", "lr"], columns="bits",
+                               values="validation mAP (%)")
         pivot.columns = [f"{int(c)} bits" for c in pivot.columns]
         pivot["mean"] = pivot.mean(axis=1).round(2)
         pivot = pivot.reset_index()
@@ -732,11 +755,15 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
         pivot["lr"] = [f"{r:g}" for r in pivot["lr"]]
         if not pivot["setting"].astype(bool).any():
             pivot = pivot.drop(columns="setting")
-        out += ["Learning rates: for each method, a sweep at seed 0 on a validation split of the training images "
-                "(held-out training images as queries against the other training images, which the student trains "
-                "on; never the query set), recorded in results/experiments.csv (rows `lr-sweep:*`, each with the "
-                "command that reproduces it); the rate used is the one with the highest validation mAP averaged "
-                "over the code lengths swept.", "", md_table(pivot), ""]
+        if pivot["validation"].nunique() == 1:
+            pivot = pivot.drop(columns="validation")
+        out += ["Learning rates and lengths: for each method, runs at seed 0 on a validation split of the training "
+                "images, never the query set: held-out training images as queries against the other training images, "
+                "which the student trains on (column validation: `vs the training images`), or against other "
+                "held-out images, none trained on (`vs ... held-out images`: the lengths, `epochs_factor`, since "
+                "longer training also memorises the training images). Recorded in results/experiments.csv (rows "
+                "`lr-sweep:*`, each with the command that reproduces it); the rate used is the one with the highest "
+                "validation mAP averaged over the code lengths swept (docs/baselines.md).", "", md_table(pivot), ""]
     return "\n".join(out), summary
 
 

@@ -13,7 +13,8 @@ Objectives (dth.losses.student_objective, dth.baselines.baseline_loss):
 - dth: ce_weight * cross-entropy + weight * distillation of the frozen teacher's hash
   layer of the same k (+ pairwise_weight * DSH when non-zero).
 - ce, dpsh, hashnet, dch, greedyhash, csq: the compared methods (dth/baselines.py), no
-  teacher, each with its own learning rate params[method].lr; they validate every
+  teacher, each with its own learning rate params[method].lr and length
+  params[method].epochs_factor x student.epochs (the same warm-up and final decay); they validate every
   student.baseline_validate_every epochs (only DSH's and DTH's curves judge claim 3).
 Distillation targets are always the teacher on the very image the student sees:
 with distill.teacher_outputs: cache they come from the teacher stage's outputs on
@@ -37,6 +38,7 @@ from dth.baselines import BASELINES, PairMemory, baseline_loss, hash_centres
 from dth.io import sha256_file
 from dth.losses import is_multi_label, top1_accuracy
 from dth.models import Student
+from dth.params import method_epochs
 from dth.timing import loop_timer
 from dth.train import (TrainConfig, Validation, distillation_targets, fingerprint, fit, input_config,
                        load_train_set, resolve_precision, seed_everything, student_step)
@@ -84,8 +86,8 @@ def train_student(params: dict, method: str, bits: int, *, seed: int, data: str 
     method_params = params[method] if baseline else {}
     if validate_every is None:
         validate_every = section["baseline_validate_every"] if baseline else 1
-    if baseline:  # the method's own learning rate (chosen by its sweep, docs/baselines.md)
-        cfg = dataclasses.replace(cfg, lr=method_params["lr"])
+    if baseline:  # the method's own learning rate and length (chosen on validation runs, docs/baselines.md)
+        cfg = dataclasses.replace(cfg, lr=method_params["lr"], epochs=method_epochs(params, method))
     centres, centre_meta = None, {}
     if method == "csq":
         centres, min_distance = hash_centres(config["num_classes"], bits, method_params["centre_seed"])

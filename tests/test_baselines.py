@@ -296,7 +296,11 @@ def test_every_method_trains_through_the_stage_and_every_parameter_of_its_object
     assert obj["meta"]["params"][method] == params[method]
     header, *rows = [line.strip().split(",") for line in open(f"{method}.csv")]
     val = [dict(zip(header, r))["val_map"] for r in rows]
-    assert len(rows) == 2 and val[0] == "" and 0 <= float(val[1]) <= 1  # validated after the last epoch only
+    epochs = 2 * params[method]["epochs_factor"]  # the method's own length: epochs_factor x student.epochs
+    assert len(rows) == epochs and obj["meta"]["final"]["epoch"] == epochs
+    validated = [e for e in range(1, epochs + 1) if e % 5 == 0 or e == epochs]  # every 5 epochs and after the last
+    assert [i + 1 for i, v in enumerate(val) if v != ""] == validated and all(0 <= float(val[e - 1]) <= 1
+                                                                              for e in validated)
     trained = dict(model.named_parameters())
     moved = {name for name, p in untrained.named_parameters() if not torch.allclose(p, trained[name])}
     network = {f"{layer}.{kind}" for layer in ("features.0", "features.3", "features.6", "fc", "hash_layer")
@@ -328,3 +332,41 @@ def test_dpsh_init_scale_multiplies_the_hash_layers_initial_outputs(scale):
     else:
         torch.testing.assert_close(u_scaled, scale * u)
     assert torch.equal(plain.fc.weight, scaled.fc.weight) and torch.equal(plain.classifier.weight, scaled.classifier.weight)
+
+
+def test_method_epochs_multiplies_the_students_epochs_for_the_compared_methods_only():
+    from dth.params import method_epochs
+    params = yaml.safe_load(open(__file__.rsplit("/tests/", 1)[0] + "/params.yaml"))
+    params["student"]["epochs"] = 7
+    for method in BASELINES:
+        params[method]["epochs_factor"] = 3
+        assert method_epochs(params, method) == 21
+    assert method_epochs(params, "dsh") == 7 and method_epochs(params, "dth") == 7
+
+
+@pytest.mark.parametrize("database", [0, 4])
+def test_sweep_validation_split_never_puts_a_trained_image_in_a_heldout_database(tmp_path, database):
+    """workflow/scripts/sweep_lr.py: --val-database 0 queries the held-out images against the training
+    images; N > 0 takes the database from the held-out images too, so no validation image is trained on."""
+    import importlib.util
+    import json
+    from tests.test_train import write_prepared
+    root = __file__.rsplit("/tests/", 1)[0]
+    spec = importlib.util.spec_from_file_location("sweep_lr", root + "/workflow/scripts/sweep_lr.py")
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    write_prepared(tmp_path / "prepared", n_train=40)
+    out = sweep.validation_split(tmp_path / "prepared", tmp_path / "val", holdout=10, seed=0, database=database)
+    split = {s: np.load(out / f"{s}_images.npy").reshape(-1, 16 * 16) for s in ("train", "query", "database")}
+    original = np.load(tmp_path / "prepared" / "train_images.npy").reshape(-1, 16 * 16)
+    rows = {s: {original.tolist().index(r) for r in x.tolist()} for s, x in split.items()}  # the random images are distinct
+    assert len(rows["train"]) == 30 and len(rows["query"]) == 10 - database
+    assert not rows["train"] & rows["query"] and rows["train"] | rows["query"] | rows["database"] == set(range(40))
+    if database:
+        assert len(rows["database"]) == database and not rows["database"] & (rows["train"] | rows["query"])
+    else:
+        assert rows["database"] == rows["train"]
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts == {"query": 10 - database, "train": 30, "database": 30 if database == 0 else database}
+    with pytest.raises(SystemExit, match="--val-database 10: accepted 0"):
+        sweep.validation_split(tmp_path / "prepared", tmp_path / "v2", holdout=10, seed=0, database=10)

@@ -105,7 +105,8 @@ def claim6_frame(dth, others):
 def claim6_params():
     return {"bits": [12, 48], "seeds": [0, 1, 2], "seed": 0, "evaluate": {"topk": None, "radius": 2},
             "student": {"epochs": 40, "optimizer": "adam", "augment": "flip", "lr": 0.005},
-            "csq": {"lr": 0.002}, "ce": {"lr": 0.005}, "teacher": {"arch": "resnet18"}, "backbone_methods": []}
+            "csq": {"lr": 0.002, "epochs_factor": 1}, "ce": {"lr": 0.005, "epochs_factor": 1},
+            "teacher": {"arch": "resnet18"}, "backbone_methods": []}
 
 
 def test_claim6_on_the_teachers_network_from_a_recorded_attempt():
@@ -192,6 +193,30 @@ def test_claim6_shows_the_learning_rate_sweep_and_marks_the_rate_used():
     text, _ = comparison_claim(df, claim6_params(), sweep)
     rows = [" ".join(line.split()) for line in text.splitlines()]
     assert "| csq | 0.002 | 70 | 72 | 71 | yes |" in rows and "| csq | 0.005 | 69 | 70 | 69.5 | |" in rows
+
+
+def test_claim6_names_a_longer_method_and_keeps_each_validation_protocol_apart():
+    """A method trained epochs_factor x student.epochs is named with its epochs; sweep rows of the
+    held-out database protocol (sweep_lr.py --val-database) are rows of their own beside the older
+    rows (no `validation` column: the training images as database), never averaged with them."""
+    from dth.report import comparison_claim
+    df = claim6_frame({12: [0.85], 48: [0.88]}, {"dsh": {12: [0.78], 48: [0.79]}, "csq": {12: [0.79], 48: [0.8]}})
+    params = claim6_params()
+    params["csq"]["epochs_factor"] = 2
+    old = [{"name": f"lr-sweep:csq-{k}-lr0.002", "set": "python workflow/scripts/sweep_lr.py --holdout 1000",
+            "method": "csq", "bits": k, "lr": 0.002, "validation_map": v} for k, v in [(12, 0.7), (48, 0.72)]]
+    new = [{"name": f"lr-sweep:csq-{k}-lr0.002-epochs_factor2-vdb700", "method": "csq", "setting": "csq.epochs_factor=2",
+            "validation": "300 held-out queries vs 700 held-out images", "bits": k, "lr": 0.002, "validation_map": v}
+           for k, v in [(12, 0.6), (48, 0.64)]]
+    text, _ = comparison_claim(df, params, pd.DataFrame(old + new))
+    rows = [" ".join(line.split()) for line in text.splitlines()]
+    assert any("and length (CSQ 80 epochs)" in r for r in rows)
+    assert "| csq | 1000 held-out queries vs the training images | | 0.002 | 70 | 72 | 71 | |" in rows
+    assert "| csq | 300 held-out queries vs 700 held-out images | csq.epochs_factor=2 | 0.002 | 60 | 64 | 62 | yes |" in rows
+    params["csq"]["epochs_factor"] = 1
+    text, _ = comparison_claim(df, params, pd.DataFrame(old))
+    assert "and length (" not in text and "| csq | 0.002 | 70 | 72 | 71 | yes |" in [" ".join(line.split()) for line in
+                                                                              text.splitlines()]  # one protocol
 
 
 

@@ -38,27 +38,33 @@ sys.path.insert(0, str(ROOT))
 
 from dth.data import load_manifest, load_split  # noqa: E402
 from dth.hardware import describe, resolve_device  # noqa: E402
-from dth.params import load_params, validate  # noqa: E402
-from dth.report import SWEEP_PREFIX as PREFIX  # noqa: E402  (the report shows these rows in claim 6)
+from dth.params import load_params, method_epochs, validate  # noqa: E402
+from dth.report import SWEEP_PREFIX as PREFIX, fill_validation, validation_text  # noqa: E402  (claim 6 shows the rows)
 
 OUT = ROOT / "results" / "experiments.csv"
-COLUMNS = ["method", "setting", "bits", "lr", "seed", "validation_map", "final_loss", "train_seconds", "cpu"]
+COLUMNS = ["method", "setting", "validation", "bits", "lr", "seed", "validation_map", "final_loss", "train_seconds", "cpu"]
 
 
-def validation_split(prepared: Path, dest: Path, holdout: int, seed: int) -> Path:
-    """A prepared folder whose query set is `holdout` training images and whose train and
-    database sets are the remaining training images."""
+def validation_split(prepared: Path, dest: Path, holdout: int, seed: int, database: int = 0) -> Path:
+    """A prepared folder whose query set is `holdout` training images and whose train set is the
+    remaining training images. database 0: the database is that train set too; database N > 0:
+    the last N of the held-out images are the database and the others the queries, so that no
+    validation image was trained on (as in the query-set protocol)."""
     manifest = load_manifest(prepared)
     images, labels = load_split(prepared, "train", mmap=False)
     if not 0 < holdout < len(images):
         sys.exit(f"--holdout {holdout}: accepted 1 to {len(images) - 1} (the train set has {len(images)} images)")
+    if not 0 <= database < holdout:
+        sys.exit(f"--val-database {database}: accepted 0 (the training images) to {holdout - 1} (held-out images)")
     order = np.random.default_rng(seed).permutation(len(images))
-    parts = {"query": order[:holdout], "train": np.sort(order[holdout:]), "database": np.sort(order[holdout:])}
+    train = np.sort(order[holdout:])
+    parts = ({"query": order[:holdout], "train": train, "database": train} if database == 0 else
+             {"query": order[:holdout - database], "train": train, "database": order[holdout - database:holdout]})
     dest.mkdir(parents=True, exist_ok=True)
     for split, idx in parts.items():
         np.save(dest / f"{split}_images.npy", images[idx])
         np.save(dest / f"{split}_labels.npy", labels[idx])
-    manifest = {**manifest, "protocol": f"{manifest.get('protocol')}-validation-{holdout}",
+    manifest = {**manifest, "protocol": f"{manifest.get('protocol')}-validation-{holdout}-{database}",
                 "counts": {k: int(len(v)) for k, v in parts.items()}}
     manifest.pop("class_counts", None)
     (dest / "manifest.json").write_text(json.dumps(manifest))
@@ -84,18 +90,19 @@ def setting_text(method: str, settings: dict) -> str:
     return " ".join(f"{method}.{k}={v}" for k, v in settings.items())
 
 
-def run_name(method: str, bits: int, lr: float, settings: dict) -> str:
-    return f"{method}-{bits}-lr{lr:g}" + "".join(f"-{k}{v}" for k, v in settings.items())
+def run_name(method: str, bits: int, lr: float, settings: dict, database: int = 0) -> str:
+    return (f"{method}-{bits}-lr{lr:g}" + "".join(f"-{k}{v}" for k, v in settings.items())
+            + (f"-vdb{database}" if database else ""))
 
 
-def command(method: str, bits: int, lr: float, seed: int, holdout: int, settings: dict) -> str:
+def command(method: str, bits: int, lr: float, seed: int, holdout: int, settings: dict, database: int = 0) -> str:
     extra = f" --set {setting_text(method, settings)}" if settings else ""
     return (f"python workflow/scripts/sweep_lr.py --method {method} --bits {bits} --lr {lr:g} "
-            f"--seed {seed} --holdout {holdout}{extra}")
+            f"--seed {seed} --holdout {holdout}" + (f" --val-database {database}" if database else "") + extra)
 
 
 def one_run(params: dict, method: str, bits: int, lr: float, seed: int, data: Path, holdout: int,
-            settings: dict | None = None) -> dict:
+            settings: dict | None = None, database: int = 0) -> dict:
     from dth.students import train_student
     settings = settings or {}
     p = copy.deepcopy(params)
@@ -103,20 +110,22 @@ def one_run(params: dict, method: str, bits: int, lr: float, seed: int, data: Pa
     if settings:
         p[method].update(settings)
         validate(p)  # a value out of range stops here, naming the key
-    n_db = load_manifest(data)["counts"]["database"]
-    p["student"].update(val_queries=holdout, val_database=n_db)
+    counts = load_manifest(data)["counts"]
+    p["student"].update(val_queries=counts["query"], val_database=counts["database"])
     device = resolve_device("auto")
-    name = run_name(method, bits, lr, settings)
+    name = run_name(method, bits, lr, settings, database)
     run = train_student(p, method, bits, seed=seed, data=data, device=device, name=name, curve=None,
-                        checkpoints=None, validate_every=p["student"]["epochs"], progress=False)
+                        checkpoints=None, validate_every=method_epochs(p, method), progress=False)
     last = run.rows[-1]
     hw = describe(device)
     print(f"{name}: validation mAP {last['val_map']:.4f}, final loss {last['loss']:.4f}, "
           f"{run.meta['train_seconds']:.0f} s", flush=True)
-    return {"name": f"{PREFIX}{name}", "set": command(method, bits, lr, seed, holdout, settings),
-            "about": f"learning-rate sweep of {method} at {bits} bits: validation mAP@all of {holdout} held-out "
-                     "training images against the other training images, after the last epoch",
-            "method": method, "setting": setting_text(method, settings), "bits": bits, "lr": lr, "seed": seed, "validation_map": round(last["val_map"], 6),
+    return {"name": f"{PREFIX}{name}", "set": command(method, bits, lr, seed, holdout, settings, database),
+            "about": f"validation run of {method} at {bits} bits: mAP@all of "
+                     f"{validation_text(holdout, database)}, after the last epoch",
+            "method": method, "setting": setting_text(method, settings),
+            "validation": validation_text(holdout, database), "bits": bits, "lr": lr, "seed": seed,
+            "validation_map": round(last["val_map"], 6),
             "final_loss": round(last["loss"], 6), "train_seconds": round(run.meta["train_seconds"], 1),
             "cpu": hw.get("cpu_capability", hw.get("cpu", ""))}
 
@@ -136,8 +145,9 @@ def choose(table: pd.DataFrame) -> pd.DataFrame:
     sweep = table[table["name"].astype(str).str.startswith(PREFIX)].copy()
     sweep["validation_map"] = pd.to_numeric(sweep["validation_map"])
     sweep["setting"] = sweep["setting"].fillna("") if "setting" in sweep else ""
-    mean = sweep.groupby(["method", "setting", "lr"])["validation_map"].mean().reset_index()
-    return mean.loc[mean.groupby(["method", "setting"])["validation_map"].idxmax()].reset_index(drop=True)
+    sweep["validation"] = fill_validation(sweep)
+    mean = sweep.groupby(["method", "validation", "setting", "lr"])["validation_map"].mean().reset_index()
+    return mean.loc[mean.groupby(["method", "validation", "setting"])["validation_map"].idxmax()].reset_index(drop=True)
 
 
 def main() -> int:
@@ -149,7 +159,11 @@ def main() -> int:
     p.add_argument("--lr", type=float, nargs="*", default=[2e-3, 5e-3, 1.25e-2],
                    help="peak learning rates (default: the shared 5e-3 and 2.5x below and above it)")
     p.add_argument("--seed", type=int, default=0, help="student seed (default: %(default)s)")
-    p.add_argument("--holdout", type=int, default=1000, help="training images held out as validation queries")
+    p.add_argument("--holdout", type=int, default=1000, help="training images held out for validation")
+    p.add_argument("--val-database", type=int, default=0, metavar="N",
+                   help="0: the held-out images are the queries and the training images the database; N > 0: the "
+                        "last N held-out images are the database, none of them trained on (compares lengths "
+                        "of training without rewarding memorised database codes)")
     p.add_argument("--set", nargs="*", default=[], metavar="METHOD.KEY=VALUE",
                    help="other keys of the method's params section, for every run (one --method only)")
     p.add_argument("--rerun", action="store_true", help="run again the rows already recorded")
@@ -163,13 +177,14 @@ def main() -> int:
     done = set(pd.read_csv(OUT)["name"]) if OUT.exists() else set()
     if not a.record_only:
         with tempfile.TemporaryDirectory() as tmp:
-            data = validation_split(ROOT / a.data, Path(tmp) / "validation", a.holdout, params["data"]["split_seed"])
+            data = validation_split(ROOT / a.data, Path(tmp) / "validation", a.holdout, params["data"]["split_seed"],
+                                    a.val_database)
             for method in methods:
                 for bits in a.bits:
                     for lr in a.lr:
-                        if f"{PREFIX}{run_name(method, bits, lr, settings)}" in done and not a.rerun:
+                        if f"{PREFIX}{run_name(method, bits, lr, settings, a.val_database)}" in done and not a.rerun:
                             continue
-                        save([one_run(params, method, bits, lr, a.seed, data, a.holdout, settings)])
+                        save([one_run(params, method, bits, lr, a.seed, data, a.holdout, settings, a.val_database)])
     best = choose(pd.read_csv(OUT))
     print("best rate per method (mean validation mAP over the code lengths swept):")
     print(best.to_string(index=False))
