@@ -1,10 +1,16 @@
-"""Learning-rate sweep of the students trained without the teacher, judged on a validation
-split of the training images (never on the query set), recorded in results/experiments.csv.
+"""Learning-rate (and length) sweep of the students trained without the teacher, judged on a
+validation split of the training images (never on the query set), recorded in
+results/experiments.csv.
 
     .venv/bin/python workflow/scripts/sweep_lr.py                  # every method of params `baselines`
     .venv/bin/python workflow/scripts/sweep_lr.py --method hashnet --bits 12 --lr 0.002   # one run
     .venv/bin/python workflow/scripts/sweep_lr.py --method dpsh --lr 0.001 --set dpsh.init_scale=30   # another key too
+    .venv/bin/python workflow/scripts/sweep_lr.py --val-database 700 --method ce --lr 0.005 --set ce.epochs_factor=2
     .venv/bin/python workflow/scripts/sweep_lr.py --record-only    # print the choice from the recorded rows
+
+A length (`<method>.epochs_factor`) is compared with --val-database N: the database is then N
+of the held-out images, none trained on, since longer training also memorises the training
+images and so raises the default protocol's score by itself (docs/baselines.md).
 
 Needs data/prepared (`dvc repro prepare`). The validation split: --holdout training images,
 drawn with data.split_seed, are the validation queries; the other training images are both
