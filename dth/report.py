@@ -734,7 +734,7 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
            "when it holds at every k on the student network and, where they were trained, on the teacher's.", "",
            md_table(verdict_rows), "", *big_text]
     out += [("Compared methods more than 3 points below DSH at the same k: " + "; ".join(low) + ". "
-             "docs/baselines.md gives what was measured about each (the learning-rate sweep below, "
+             "docs/baselines.md gives what was measured about each (the sweep of rates and lengths below, "
              "workflow/scripts/code_structure.py on the codes, DPSH's initial scale).") if low else
             "No compared method is more than 3 points below DSH at any k.", ""]
     if sweep is not None and len(sweep):
