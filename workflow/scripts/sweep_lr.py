@@ -14,7 +14,8 @@ images and so raises the default protocol's score by itself (docs/baselines.md).
 
 Needs data/prepared (`dvc repro prepare`). The validation split: --holdout training images,
 drawn with data.split_seed, are the validation queries; the other training images are both
-the training set and the validation database (mAP@all over them). Each run is one student
+the training set and the validation database (mAP@all over them), or with --val-database N
+the training set only, the last N held-out images being the database. Each run is one student
 of the default schedule (params `student`, at seed --seed) with the method's learning rate
 replaced, validated once, after its last epoch. Every run's row in results/experiments.csv
 (name lr-sweep:<method>-<k>-lr<lr>) carries the command that reproduces it, its validation
