@@ -73,7 +73,7 @@ def choices(key: str) -> tuple:
 
 DATASETS = choices("data.dataset")
 # The compared methods' objectives (dth/baselines.py), each with its own params section.
-BASELINES = tuple(m for m in choices("baselines") if m != "dsh")
+BASELINES = choices("baselines")
 # The methods that can also be trained on the teacher's network (dth/train_backbone.py); ce is not
 # one: on that network it is the teacher.
 BACKBONE_METHODS = choices("backbone_methods")
@@ -108,7 +108,7 @@ def accepted(node: dict) -> str:
         right = ")" if "exclusiveMaximum" in node or hi is None else "]"
         return f"a number in {left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
     if kind == "array":
-        return f"a non-empty list, each item {accepted(node['items'])}"
+        return f"a {'non-empty ' if node.get('minItems') else ''}list, each item {accepted(node['items'])}"
     return "a mapping of keys"
 
 
@@ -162,6 +162,9 @@ def validate(params: Any, source: str = "params.yaml") -> dict:
     unchanged or raise ParamsError naming the key and what would be accepted."""
     if not isinstance(params, dict):
         raise ParamsError(f"{source}: the file must be a mapping of keys, got {type(params).__name__}")
+    if isinstance(params.get("baselines"), list) and "dsh" in params["baselines"]:  # params files before 2026-12-06
+        raise ParamsError(f"{source}: 'baselines' is {params['baselines']}; accepted: the compared methods only, "
+                          f"distinct values of {', '.join(BASELINES)}: dsh always trains, at every seed of 'seeds'")
     errors = sorted(_validator().iter_errors(params), key=_order)
     if errors:
         raise ParamsError(_message(errors[0], params, source))
@@ -200,9 +203,9 @@ def check_consistency(params: dict, source: str = "params.yaml") -> dict:
             "teacher outputs exist for each train image and its horizontal flip only, so a cropped student input "
             "would be distilled towards another view's target; accepted: student.augment none or flip, or "
             "distill.teacher_outputs online (the teacher encodes every augmented batch)")
-    if "dsh" not in params["baselines"]:
-        raise ParamsError(f"{source}: 'baselines' is {params['baselines']}; accepted: a list that contains 'dsh' "
-                          "(claims 1 to 3 compare the distilled student with it)")
+    if not set(params["baseline_seeds"]) <= set(params["seeds"]):
+        raise ParamsError(f"{source}: 'baseline_seeds' is {params['baseline_seeds']}; accepted: a non-empty subset of "
+                          f"'seeds' {params['seeds']} (the compared methods train at these of the students' seeds)")
     s = params["student"]
     if s["decay_epochs"] > s["epochs"] - s["warmup_epochs"]:
         raise ParamsError(f"{source}: 'student.decay_epochs' is {s['decay_epochs']}, more than the "
@@ -218,8 +221,14 @@ def check_consistency(params: dict, source: str = "params.yaml") -> dict:
 
 def student_methods(params: dict) -> list[str]:
     """Every student method the params train, in the report's order: dsh, dth, then the
-    other methods of `baselines` in their listed order."""
-    return ["dsh", "dth"] + [m for m in params["baselines"] if m != "dsh"]
+    compared methods of `baselines` in their listed order."""
+    return ["dsh", "dth", *params["baselines"]]
+
+
+def method_seeds(params: dict, method: str) -> list[int]:
+    """The seeds a student of `method` trains at: `seeds` for dsh and dth (claims 1 to 5 give
+    their spread), `baseline_seeds` for the compared methods (BASELINES)."""
+    return list(params["baseline_seeds"] if method in BASELINES else params["seeds"])
 
 
 def method_epochs(params: dict, method: str) -> int:

@@ -4,7 +4,7 @@
 
 Reports exactly the models that the params define (docs/artifacts.md, "Model names"):
 teacher-k for k in `bits`; M-k-sS for every student method M (dsh, dth and the other
-methods of `baselines`), k in `bits`, S in `seeds`;
+methods of `baselines`), k in `bits`, S in `seeds` (dsh, dth) or `baseline_seeds` (the others);
 ttq-L-k-tT for L = quantize.layers, T in quantize.t, and L = quantize.compare_layers,
 T = quantize.compare_t; M-A-k for every method M of `backbone_methods` on the teacher's
 network A (teacher.arch); the students' training curves for claim 3. A file
@@ -42,7 +42,7 @@ from dth.data import load_manifest, load_split
 from dth.errors import DthError
 from dth.io import atomic_dir, write_json, write_text
 from dth.names import BACKBONE, backbone_head_name, backbone_name, student_name, teacher_name, ternary_name
-from dth.params import METHOD_NAMES, flat_keys, load_params, method_epochs, student_methods
+from dth.params import METHOD_NAMES, flat_keys, load_params, method_epochs, method_seeds, student_methods
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -64,7 +64,7 @@ def expected_models(params: dict) -> pd.DataFrame:
     method of a head on the teacher's network, family `backbone`)."""
     rows = [{"model": teacher_name(k), "family": "teacher", "bits": k} for k in params["bits"]]
     rows += [{"model": student_name(m, k, s), "family": m, "bits": k, "seed": s}
-             for m in student_methods(params) for k in params["bits"] for s in params["seeds"]]
+             for m in student_methods(params) for k in params["bits"] for s in method_seeds(params, m)]
     q = params["quantize"]
     for layers, ts in ((q["layers"], q["t"]), (q["compare_layers"], [q["compare_t"]])):
         rows += [{"model": ternary_name(layers, k, t), "family": "ttq", "bits": k, "layers": layers,
@@ -260,14 +260,16 @@ def best_compared(df: pd.DataFrame, k: int, n: int = 2) -> list[str]:
 
 def curve_figures(df: pd.DataFrame, results: Path, figures: Path, seed: int) -> list[str]:
     """PR and P@N per k, one line per method (students: seed `seed`, the two best compared
-    methods at that k among them; ternary: smallest t)."""
+    methods at that k among them, at their first seed where `seed` is not one of theirs;
+    ternary: smallest t)."""
     plt = figure_setup()
     written = []
     for k in sorted(df["bits"].unique()):
         sub = df[df["bits"] == k]
         chosen = list(sub[sub["family"] == "teacher"]["model"])
-        families = ["dsh", "dth", *best_compared(df, k)]
-        chosen += list(sub[sub["family"].isin(families) & (sub["seed"] == seed)]["model"])
+        for family in ["dsh", "dth", *best_compared(df, k)]:
+            runs = sub[sub["family"] == family]
+            chosen += list(runs[runs["seed"] == (seed if seed in set(runs["seed"]) else runs["seed"].min())]["model"])
         ttq = sub[sub["family"] == "ttq"].sort_values("t")
         for layers in ttq["layers"].unique():
             chosen.append(ttq[ttq["layers"] == layers]["model"].iloc[0])
@@ -377,6 +379,12 @@ def mean_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return 100 * float(a.mean() - b.mean()), 100 * float(np.sqrt(var_over_n(a) + var_over_n(b)))
 
 
+def seeds_text(params: dict, method: str) -> str:
+    """How many seeds a method's numbers are over, in words: "seed 0" or "seeds [0, 1, 2]"."""
+    seeds = method_seeds(params, method)
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds}"
+
+
 def beats(a: np.ndarray, b: np.ndarray) -> tuple[bool | None, float, float]:
     """Claim 6's rule at one code length: True (holds) when mean(a) exceeds mean(b) by more than the
     standard error of their difference, False (does not hold) when b is ahead by more than it, None
@@ -479,8 +487,11 @@ def distillation_claim(df: pd.DataFrame, params: dict) -> tuple[str, dict]:
         rows.append(row)
     text = [f"### 1. Distillation beats the DSH baseline (paper: about +6 points) — "
             f"{verdict(distillation_verdict(flags))}", "",
-            f"{label} (%), mean of {len(seeds)} seed(s); 'SE' is the standard error of the difference of the two "
-            "means, sqrt(var_1 / n_1 + var_2 / n_2) over seeds. Holds when the gain exceeds its SE at every k, "
+            f"{label} (%), mean of {len(seeds)} seed(s)"
+            + (f" (CE: {seeds_text(params, 'ce')})" if has_ce else "")
+            + "; 'SE' is the standard error of the difference of the two "
+            "means, sqrt(var_1 / n_1 + var_2 / n_2) over seeds (a single run adds none). Holds when the gain exceeds "
+            "its SE at every k, "
             "does not hold when DSH is ahead by more than it at every k."
             + (" CE is the same student trained with DTH's cross-entropy alone, without the teacher: DTH - CE "
                "is what the teacher's knowledge adds, DTH - DSH also counts the objective." if has_ce else ""), "",
@@ -721,15 +732,17 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
     summary.update(big_summary)
     out = [f"{title} — {verdict(overall(flags + big_flags))}", "",
            f"Every method trained on the student network with the same schedule ({params['student']['epochs']} "
-           f"epochs, {params['student']['optimizer']}, augment {params['student']['augment']}, seeds "
-           f"{params['seeds']}) but its own peak learning rate ("
+           f"epochs, {params['student']['optimizer']}, augment {params['student']['augment']}; DSH and DTH at "
+           f"seeds {params['seeds']}, the others at {seeds_text(params, others[-1])}) but its own peak learning rate ("
            + ", ".join(f"{METHOD_NAMES[m]} {lr[m]:g}" for m in others) + ")"
            + (f" and length ({', '.join(longer)} epochs)" if longer else "") + ", without the teacher; DTH is the "
-           f"distilled student. {label} (%), mean ± std over seeds; bold: the best method trained without the "
+           f"distilled student. {label} (%), mean ± std over seeds (one value: one seed); bold: the best method "
+           "trained without the "
            "teacher in that column.", "", table("map"), "",
            f"Precision within Hamming radius {radius} (%):", "", table("precision_radius"), "",
            "Verdict per code length: holds where DTH's mean exceeds the best other method's by more than the "
-           "standard error of their difference (SE, over seeds), does not hold where that method is ahead by "
+           "standard error of their difference (SE over seeds, sqrt(var_1 / n_1 + var_2 / n_2); a method run at one "
+           "seed adds no variance of its own, so the SE is then DTH's alone), does not hold where that method is ahead by "
            f"more than it, a tie otherwise. On the student network: {verdict(overall(flags))}; the claim holds "
            "when it holds at every k on the student network and, where they were trained, on the teacher's.", "",
            md_table(verdict_rows), "", *big_text]
@@ -881,7 +894,8 @@ def main(args) -> int:
     sections = []
     with atomic_dir(out / "tables") as tables:
         sections.append(write_table(by_method_and_bits(df, "map"), tables, "map",
-                                    f"{label} (%) by method and code length, mean ± std over seeds {params['seeds']}"))
+                                    f"{label} (%) by method and code length, mean ± std over seeds {params['seeds']} "
+                                    f"(the compared methods: {params['baseline_seeds']})"))
         sections.append(write_table(by_method_and_bits(df, "precision_radius"), tables, "precision_radius",
                                     f"Precision within Hamming radius {radius} (%), empty ball = 0"))
         sections.append(write_table(tern, tables, "ternary_sweep", "Ternary sweep: t, sparsity (of the "
@@ -898,7 +912,8 @@ def main(args) -> int:
         figs.append(gallery_figure(Path(args.gallery_codes), Path(args.data), figures))
     report = ["# DTH reproduction report", "",
               f"Dataset {params['data']['dataset']}, protocol {params['data']['protocol']}; "
-              f"code lengths {params['bits']}; student seeds {params['seeds']}; {label}. Generated by `dth report` "
+              f"code lengths {params['bits']}; student seeds {params['seeds']} (the compared methods "
+              f"{params['baseline_seeds']}); {label}. Generated by `dth report` "
               "from the pipeline's artifacts; no number here is typed by hand.", "",
               claim_text,
               attempts_section(Path(args.attempts), summary) if args.attempts else "",

@@ -140,8 +140,8 @@ def tiny_params(data_root: Path) -> dict:
     p = yaml.safe_load((REPO / "params.yaml").read_text())
     # one code length: each job costs seconds of start-up, most of all under Slurm (tests/test_slurm.py);
     # several code lengths (one teacher head each) are run by tests/test_train.py's stages
-    p.update(bits=[8], seeds=[0], seed=0)
-    p["baselines"] = ["dsh", "greedyhash"]  # one compared method: the stage family, claim 6 and its figures
+    p.update(bits=[8], seeds=[0], seed=0, baseline_seeds=[0])
+    p["baselines"] = ["greedyhash"]  # one compared method: the stage family, claim 6 and its figures
     p["data"].update(dataset="fashion-mnist", protocol="full", root=str(data_root))
     for section in ("teacher", "student"):
         p[section].update(epochs=1, batch_size=32, warmup_epochs=0)
@@ -200,8 +200,8 @@ CHANGES = [
     ("bits", [8, 12]), ("seeds", [0, 1]), ("seed", None), ("data.split_seed", 1), ("teacher.lr", 0.01),
     ("student.lr", 0.002), ("dsh.alpha", 0.02), ("distill.weight", 2.0), ("quantize.t", [0.1, 0.2]),
     ("quantize.epochs", 2), ("convergence.share", 0.9), ("encode.batch_size", 512), ("evaluate.radius", 3),
-    ("search.topk", 5), ("baselines", ["dsh", "greedyhash", "ce"]), ("greedyhash.alpha", 0.2),
-    ("student.baseline_validate_every", 1), ("backbone_methods", ["dsh"]),
+    ("search.topk", 5), ("baselines", ["greedyhash", "ce"]), ("greedyhash.alpha", 0.2),
+    ("student.baseline_validate_every", 1), ("backbone_methods", ["dsh"]), ("baseline_seeds", None),
 ]
 
 
@@ -209,6 +209,9 @@ def with_change(params: dict, key: str, value) -> dict:
     p = yaml.safe_load(yaml.safe_dump(params, sort_keys=False))
     if key == "seed":  # the seed must stay one of `seeds`
         p["seeds"], p["seed"] = [0, 1], 1
+        return p
+    if key == "baseline_seeds":  # a subset of `seeds`
+        p["seeds"], p["baseline_seeds"] = [0, 1], [0, 1]
         return p
     node = p
     *parents, last = key.split(".")
@@ -284,6 +287,10 @@ def test_dvc_and_snakemake_plan_the_same_reruns_after_a_params_change(tiny_runs)
         plan = plans[key][0]
         assert plan and all(f"{method}-8-s0" in c or c.startswith("dth report") for c in plan), (key, plan)
         assert {c.split()[1] for c in plan} == {"train-student", "evaluate", "report"}, (key, plan)
+    # a seed added to `seeds` trains dsh and dth there, the compared methods only when in `baseline_seeds`
+    assert any("dsh-8-s1" in c for c in plans["seeds"][0]) and any("dth-8-s1" in c for c in plans["seeds"][0])
+    assert not any("greedyhash-8-s1" in c for c in plans["seeds"][0])
+    assert any("greedyhash-8-s1" in c for c in plans["baseline_seeds"][0])
     # a method added to `backbone_methods` trains, encodes and evaluates it on the teacher's network
     plan = plans["backbone_methods"][0]
     assert all("dsh-resnet18" in c or c.startswith("dth report") for c in plan), plan
@@ -313,7 +320,8 @@ def test_a_preset_reruns_everything_from_prepare_under_both_tools(tiny_runs):
 # another valid value (the values are chosen to fit together and the tiny data).
 CANDIDATES = {
     "seed": [1, 0], "bits": [[12], [8]], "seeds": [[1], [0]],
-    "baselines": [["dsh", "csq"], ["dsh", "greedyhash"]],  # csq at 12 bits: the random-centre branch
+    "baselines": [["csq"], ["greedyhash"]],  # csq at 12 bits: the random-centre branch
+    "baseline_seeds": [[1], [0]],  # with seeds [1]
     "backbone_methods": [["csq"], []],  # a compared method on the teacher's network, its stages and claim 6 table
     "data.root": None,  # set by the test: a copy of the tiny data in another folder
     "data.download": [True, False], "data.image_size": [32, 64], "data.split_seed": [1, 0],

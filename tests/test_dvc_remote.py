@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from dth.names import student_name, teacher_name, ternary_name
+from dth.params import method_seeds, student_methods
 from tests.test_dag import ENV, run
 from tests.tiny import local_dvc_run
 
@@ -47,10 +48,10 @@ def cached_files(work) -> dict[str, str]:
 
 def expected_models_and_codes(params: dict) -> set[str]:
     """Every model and codes file that the run of `params` makes (the DAG's MODELS)."""
-    bits, seeds, q = params["bits"], params["seeds"], params["quantize"]
+    bits, q = params["bits"], params["quantize"]
     ternary = [ternary_name(q["layers"], k, t) for k in bits for t in q["t"]] + \
               [ternary_name(q["compare_layers"], k, q["compare_t"]) for k in bits]
-    students = [student_name(m, k, s) for m in ["dth", *params["baselines"]] for k in bits for s in seeds]
+    students = [student_name(m, k, s) for m in student_methods(params) for k in bits for s in method_seeds(params, m)]
     return ({"models/teacher.pt", "models/teacher-train-hash.npz"}
             | {f"models/{n}.pt" for n in students}
             | {f"models/{n}.{ext}" for n in ternary for ext in ("pt", "npz")}

@@ -79,7 +79,7 @@ def test_preset_runs_end_to_end_at_its_real_shapes(preset, tmp_path, monkeypatch
     k = params["bits"][0]
     student, s_ckpt = load_model(work / "models" / f"{student_name('dth', k, 0)}.pt")
     assert s_ckpt["config"]["image_size"] == side  # the student keeps the dataset's own size
-    for method in ["dth", *params["baselines"]]:
+    for method in ["dth", "dsh", *params["baselines"]]:
         assert (work / "results" / "metrics" / f"{student_name(method, k, 0)}.json").is_file(), method
     assert (work / "codes" / f"{ternary_name(params['quantize']['layers'], k, params['quantize']['t'][0])}.npz").is_file()
     summary = json.loads((work / "results" / "summary.json").read_text())

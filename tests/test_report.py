@@ -103,7 +103,7 @@ def claim6_frame(dth, others):
 
 
 def claim6_params():
-    return {"bits": [12, 48], "seeds": [0, 1, 2], "seed": 0, "evaluate": {"topk": None, "radius": 2},
+    return {"bits": [12, 48], "seeds": [0, 1, 2], "baseline_seeds": [0, 1, 2], "seed": 0, "evaluate": {"topk": None, "radius": 2},
             "student": {"epochs": 40, "optimizer": "adam", "augment": "flip", "lr": 0.005},
             "csq": {"lr": 0.002, "epochs_factor": 1}, "ce": {"lr": 0.005, "epochs_factor": 1},
             "teacher": {"arch": "resnet18"}, "backbone_methods": []}

@@ -16,7 +16,7 @@ import yaml
 sys.path.insert(0, workflow.basedir)  # the dth package of this checkout
 from dth.names import (  # noqa: E402  (the model names)
     LAYERS_PATTERN, backbone_head_name, backbone_name, student_name, teacher_name, ternary_name)
-from dth.params import validate  # noqa: E402  (the schema of params.yaml)
+from dth.params import method_seeds, student_methods, validate  # noqa: E402  (params.yaml: schema, who trains)
 
 # A preset given with --configfile is a complete params file: the commands read it. A
 # path inside the working directory is written relative (the same commands as dvc.yaml);
@@ -77,19 +77,18 @@ def code_deps(stage):
 
 
 BITS = config["bits"]
-SEEDS = config["seeds"]
 SEED = config["seed"]  # the seed whose DTH students are ternarised
 Q = config["quantize"]
 LAYERS, COMPARE_LAYERS, COMPARE_T = Q["layers"], Q["compare_layers"], Q["compare_t"]
 
-BASELINES = config["baselines"]  # students trained without the teacher (dsh and the compared methods)
-BASELINES_PATTERN = "|".join(BASELINES)
+BASELINES = config["baselines"]  # the compared methods, trained at the seeds of `baseline_seeds`
+WITHOUT_TEACHER_PATTERN = "|".join(["dsh", *BASELINES])  # the students of rule train_student
 # the rules' wildcard patterns of the model names (dth/names.py), e.g. "{method}-{bits}-s{seed}"
 STUDENT = student_name("{method}", "{bits}", "{seed}")
 DTH_STUDENT = student_name("dth", "{bits}", "{seed}")
 TERNARY_MODEL = ternary_name("{layers}", "{bits}", "{t}")
 TEACHER_HEAD = teacher_name("{bits}")
-STUDENTS = [student_name(m, k, s) for m in ["dth"] + BASELINES for k in BITS for s in SEEDS]
+STUDENTS = [student_name(m, k, s) for m in student_methods(config) for k in BITS for s in method_seeds(config, m)]
 TERNARY = [ternary_name(LAYERS, k, t) for k in BITS for t in Q["t"]] + [
     ternary_name(COMPARE_LAYERS, k, COMPARE_T) for k in BITS
 ]
@@ -108,7 +107,7 @@ MODELS = TEACHERS + STUDENTS + TERNARY + BACKBONE_HEADS  # every model that is e
 
 
 wildcard_constraints:
-    method="|".join(dict.fromkeys(["dth"] + BASELINES + BACKBONE_METHODS)),
+    method="|".join(dict.fromkeys(["dth", "dsh", *BASELINES, *BACKBONE_METHODS])),
     bits=r"\d+",
     seed=r"\d+",
     layers=LAYERS_PATTERN,

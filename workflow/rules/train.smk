@@ -1,7 +1,8 @@
 # Stages 2 and 3: the teacher (dth/train_teacher.py), the students (dth/train_student.py) and
 # the compared methods on the teacher's network (dth/train_backbone.py, params `backbone_methods`).
-# DSH and the compared methods (params `baselines`) need no teacher: their jobs neither wait
-# for it nor rerun when it changes; each reruns when `student` or its own section changes.
+# DSH and the compared methods (params `baselines`) need no teacher: their jobs (rule train_student;
+# DVC's train_student_dsh and train_student) neither wait for it nor rerun when it changes; each
+# reruns when `student` or its own section changes.
 # Training jobs take every core: one at a time, as under `dvc repro`, so both give the
 # same weights.
 
@@ -38,7 +39,7 @@ rule train_student:
         model=f"models/{STUDENT}.pt",
         curve=f"results/plots/train/{STUDENT}.csv",
     wildcard_constraints:
-        method=BASELINES_PATTERN,
+        method=WITHOUT_TEACHER_PATTERN,
     params:
         declared=method_params("train_student"),
         file=PARAMS,

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 py=${PYTHON:-.venv/bin/python}
-gpu_training="teacher.arch=resnet50 teacher.stem_stride=1 teacher.epochs=100 teacher.optimizer=sgd
+gpu_training="bits=[12,24,32,48] baseline_seeds=[0,1,2] teacher.arch=resnet50 teacher.stem_stride=1 teacher.epochs=100 teacher.optimizer=sgd
   teacher.warmup_epochs=5 teacher.val_queries=1000 teacher.val_database=5000
   student.epochs=400 student.decay_epochs=40 student.val_queries=1000 student.val_database=5000 quantize.epochs=50"
 # ImageNet-pretrained teacher at 224 px, as deep hashing work on CIFAR-10 and NUS-WIDE trains it

@@ -2,7 +2,7 @@
 validation split of the training images (never on the query set), recorded in
 results/experiments.csv.
 
-    .venv/bin/python workflow/scripts/sweep_lr.py                  # every method of params `baselines`
+    .venv/bin/python workflow/scripts/sweep_lr.py                  # dsh and every method of params `baselines`
     .venv/bin/python workflow/scripts/sweep_lr.py --method hashnet --bits 12 --lr 0.002   # one run
     .venv/bin/python workflow/scripts/sweep_lr.py --method dpsh --lr 0.001 --set dpsh.init_scale=30   # another key too
     .venv/bin/python workflow/scripts/sweep_lr.py --val-database 700 --method ce --lr 0.005 --set ce.epochs_factor=2
@@ -161,7 +161,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
     p.add_argument("--data", default="data/prepared", help="prepared data folder (default: %(default)s)")
-    p.add_argument("--method", nargs="*", default=None, help="methods (default: params `baselines`)")
+    p.add_argument("--method", nargs="*", default=None, help="methods (default: dsh and params `baselines`)")
     p.add_argument("--bits", type=int, nargs="*", default=[12, 48], help="code lengths (default: 12 48)")
     p.add_argument("--lr", type=float, nargs="*", default=[2e-3, 5e-3, 1.25e-2],
                    help="peak learning rates (default: the shared 5e-3 and 2.5x below and above it)")
@@ -177,7 +177,7 @@ def main() -> int:
     p.add_argument("--record-only", action="store_true", help="run nothing; print the choice")
     a = p.parse_args()
     params = load_params(ROOT / a.params)
-    methods = a.method or params["baselines"]
+    methods = a.method or ["dsh", *params["baselines"]]
     if a.set and len(methods) != 1:
         sys.exit(f"--set needs exactly one --method (got {', '.join(methods)})")
     settings = parse_settings(methods[0], params, a.set) if a.set else {}
