@@ -755,13 +755,15 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
         sw["validation mAP (%)"] = (100 * pd.to_numeric(sw["validation_map"])).round(2)
         sw["setting"] = sw["setting"].fillna("") if "setting" in sw else ""  # other keys set (sweep_lr.py --set)
         sw["validation"] = fill_validation(sw)
-        pivot = sw.pivot_table(index=["method", "validation", "setting", "lr"], columns="bits",
+        # runs at other seeds than 0 (sweep_lr.py --seed) measure the spread: rows of their own
+        sw["seed"] = pd.to_numeric(sw["seed"]).fillna(0).astype(int) if "seed" in sw else 0
+        pivot = sw.pivot_table(index=["method", "validation", "setting", "lr", "seed"], columns="bits",
                                values="validation mAP (%)")
         pivot.columns = [f"{int(c)} bits" for c in pivot.columns]
         pivot["mean"] = pivot.mean(axis=1).round(2)
         pivot = pivot.reset_index()
-        pivot["used"] = [("yes" if m in lr and np.isclose(r, lr[m]) and setting_in_params(st, params) else "")
-                         for m, st, r in zip(pivot["method"], pivot["setting"], pivot["lr"])]
+        pivot["used"] = [("yes" if m in lr and np.isclose(r, lr[m]) and setting_in_params(st, params) and s == 0
+                          else "") for m, st, r, s in zip(pivot["method"], pivot["setting"], pivot["lr"], pivot["seed"])]
         # a method whose chosen row has settings: its rows without settings were run before them
         specific = set(pivot.loc[(pivot["used"] == "yes") & pivot["setting"].astype(bool), "method"])
         pivot.loc[pivot["method"].isin(specific) & ~pivot["setting"].astype(bool), "used"] = ""
@@ -770,13 +772,16 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
             pivot = pivot.drop(columns="setting")
         if pivot["validation"].nunique() == 1:
             pivot = pivot.drop(columns="validation")
+        if (pivot["seed"] == 0).all():
+            pivot = pivot.drop(columns="seed")
         out += ["Learning rates and lengths: for each method, runs at seed 0 on a validation split of the training "
                 "images, never the query set: held-out training images as queries against the other training images, "
                 "which the student trains on (column validation: `vs the training images`), or against other "
                 "held-out images, none trained on (`vs ... held-out images`: the lengths, `epochs_factor`, since "
                 "longer training also memorises the training images). Recorded in results/experiments.csv (rows "
                 "`lr-sweep:*`, each with the command that reproduces it); the rate used is the one with the highest "
-                "validation mAP averaged over the code lengths swept (docs/baselines.md).", "", md_table(pivot), ""]
+                "validation mAP averaged over the code lengths swept (docs/baselines.md); rows of another seed "
+                "(column seed) measure the spread and choose nothing.", "", md_table(pivot), ""]
     return "\n".join(out), summary
 
 

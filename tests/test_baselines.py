@@ -6,6 +6,7 @@ losses under bf16 autocast, stable softplus; every method trains through the sta
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -370,3 +371,23 @@ def test_sweep_validation_split_never_puts_a_trained_image_in_a_heldout_database
     assert counts == {"query": 10 - database, "train": 30, "database": 30 if database == 0 else database}
     with pytest.raises(SystemExit, match="--val-database 10: accepted 0"):
         sweep.validation_split(tmp_path / "prepared", tmp_path / "v2", holdout=10, seed=0, database=10)
+
+
+def test_sweep_rows_of_other_seeds_have_names_of_their_own():
+    """workflow/scripts/sweep_lr.py --seed S: a row of another seed is not taken for seed 0's (which
+    keeps its name), so the seeds of one setting are all run and recorded."""
+    import importlib.util
+    root = __file__.rsplit("/tests/", 1)[0]
+    spec = importlib.util.spec_from_file_location("sweep_lr", root + "/workflow/scripts/sweep_lr.py")
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    settings = {"epochs_factor": 4}
+    assert sweep.run_name("dpsh", 12, 0.003, settings, 700) == "dpsh-12-lr0.003-epochs_factor4-vdb700"
+    names = {sweep.run_name("dpsh", 12, 0.003, settings, 700, seed) for seed in (0, 1, 2)}
+    assert len(names) == 3 and sweep.run_name("dpsh", 12, 0.003, settings, 700, 1).endswith("-vdb700-s1")
+    table = pd.DataFrame([{"name": f"lr-sweep:{sweep.run_name('dpsh', 12, lr, settings, 700, seed)}", "method": "dpsh",
+                           "setting": "dpsh.epochs_factor=4", "validation": "300 held-out queries vs 700 held-out images",
+                           "bits": 12, "lr": lr, "seed": seed, "validation_map": v}
+                          for lr, seed, v in [(0.001, 0, 0.74), (0.003, 0, 0.78), (0.003, 1, 0.35)]])
+    chosen = sweep.choose(table)  # seed 0's choice is not dragged down by seed 1's collapse
+    assert chosen.set_index("seed").loc[0, "lr"] == 0.003 and len(chosen) == 2

@@ -238,6 +238,18 @@ def test_claim6_sweep_rows_with_another_setting_are_marked_used_only_when_params
     assert "| csq | csq.lambda=0.1 | 0.002 | 75 | 77 | 76 | |" in rows and "| csq | | 0.002 | 70 | 72 | 71 | yes |" in rows
 
 
+def test_claim6_sweep_rows_of_another_seed_are_rows_of_their_own_and_never_marked_used():
+    """sweep_lr.py --seed 1 rows measure the spread of a setting: listed with their seed, never
+    averaged into seed 0's row, and the rate used is marked on seed 0's row only."""
+    from dth.report import comparison_claim
+    df = claim6_frame({12: [0.85], 48: [0.88]}, {"dsh": {12: [0.78], 48: [0.79]}, "csq": {12: [0.79], 48: [0.8]}})
+    sweep = pd.DataFrame([{"name": f"lr-sweep:csq-{k}-lr0.002{'-s1' if seed else ''}", "method": "csq", "bits": k,
+                           "lr": 0.002, "seed": seed, "validation_map": v}
+                          for k, seed, v in [(12, 0, 0.7), (48, 0, 0.72), (12, 1, 0.3)]])
+    rows = [" ".join(line.split()) for line in comparison_claim(df, claim6_params(), sweep)[0].splitlines()]
+    assert "| csq | 0.002 | 0 | 70 | 72 | 71 | yes |" in rows and "| csq | 0.002 | 1 | 30 | - | 30 | |" in rows
+
+
 # ----------------------------------------------------------------------------- claims 1-5 rules
 
 @pytest.mark.parametrize("flags, expected", [([True, True, True], True), ([False, False], False),

@@ -97,9 +97,11 @@ def setting_text(method: str, settings: dict) -> str:
     return " ".join(f"{method}.{k}={v}" for k, v in settings.items())
 
 
-def run_name(method: str, bits: int, lr: float, settings: dict, database: int = 0) -> str:
+def run_name(method: str, bits: int, lr: float, settings: dict, database: int = 0, seed: int = 0) -> str:
+    """The row's name without its prefix, e.g. dpsh-12-lr0.003-epochs_factor4-vdb700 (-s<seed> for seeds
+    other than 0)."""
     return (f"{method}-{bits}-lr{lr:g}" + "".join(f"-{k}{v}" for k, v in settings.items())
-            + (f"-vdb{database}" if database else ""))
+            + (f"-vdb{database}" if database else "") + (f"-s{seed}" if seed else ""))
 
 
 def command(method: str, bits: int, lr: float, seed: int, holdout: int, settings: dict, database: int = 0) -> str:
@@ -120,7 +122,7 @@ def one_run(params: dict, method: str, bits: int, lr: float, seed: int, data: Pa
     counts = load_manifest(data)["counts"]
     p["student"].update(val_queries=counts["query"], val_database=counts["database"])
     device = resolve_device("auto")
-    name = run_name(method, bits, lr, settings, database)
+    name = run_name(method, bits, lr, settings, database, seed)
     run = train_student(p, method, bits, seed=seed, data=data, device=device, name=name, curve=None,
                         checkpoints=None, validate_every=method_epochs(p, method), progress=False)
     last = run.rows[-1]
@@ -147,14 +149,16 @@ def save(rows: list[dict]) -> None:
 
 
 def choose(table: pd.DataFrame) -> pd.DataFrame:
-    """Per method and setting, the rate with the highest validation mAP averaged over the code
-    lengths swept."""
+    """Per method, setting and seed, the rate with the highest validation mAP averaged over the
+    code lengths swept (runs of other seeds than 0 measure the spread; they are chosen apart)."""
     sweep = table[table["name"].astype(str).str.startswith(PREFIX)].copy()
     sweep["validation_map"] = pd.to_numeric(sweep["validation_map"])
     sweep["setting"] = sweep["setting"].fillna("") if "setting" in sweep else ""
     sweep["validation"] = fill_validation(sweep)
-    mean = sweep.groupby(["method", "validation", "setting", "lr"])["validation_map"].mean().reset_index()
-    return mean.loc[mean.groupby(["method", "validation", "setting"])["validation_map"].idxmax()].reset_index(drop=True)
+    sweep["seed"] = pd.to_numeric(sweep["seed"]).fillna(0).astype(int)
+    keys = ["method", "validation", "setting", "seed"]
+    mean = sweep.groupby([*keys, "lr"])["validation_map"].mean().reset_index()
+    return mean.loc[mean.groupby(keys)["validation_map"].idxmax()].reset_index(drop=True)
 
 
 def main() -> int:
@@ -189,7 +193,7 @@ def main() -> int:
             for method in methods:
                 for bits in a.bits:
                     for lr in a.lr:
-                        if f"{PREFIX}{run_name(method, bits, lr, settings, a.val_database)}" in done and not a.rerun:
+                        if f"{PREFIX}{run_name(method, bits, lr, settings, a.val_database, a.seed)}" in done and not a.rerun:
                             continue
                         save([one_run(params, method, bits, lr, a.seed, data, a.holdout, settings, a.val_database)])
     best = choose(pd.read_csv(OUT))
