@@ -28,7 +28,7 @@ from tests.test_dag import ENV, REPO, checkout_copy, run
 def shrunk(preset: str, root: str) -> dict:
     """The preset's params with the sizes cut to what a test can run; every other key as committed."""
     p = yaml.safe_load((REPO / "configs" / f"{preset}.yaml").read_text())
-    p.update(bits=p["bits"][:1], seeds=[0], seed=0)
+    p.update(bits=p["bits"][:1], seeds=[0], seed=0, baseline_seeds=[0])
     p["data"]["root"] = root
     for section in ("teacher", "student"):
         p[section].update(epochs=1, batch_size=8, warmup_epochs=0, val_queries=8, val_database=16)
