@@ -166,12 +166,9 @@ def tiny_runs(tmp_path_factory):
     """The tiny pipeline run to the end by `dvc repro` in one copy of the checkout (the session's
     shared run of tests/tiny.py) and by `snakemake --cores 2` in another: (dvc copy, snakemake copy).
     A test may change params.yaml of a copy for a dry run, and must put it back."""
-    from tests.tiny import local_dvc_run, tiny_checkout  # tests/tiny.py imports this module
+    from tests.tiny import local_dvc_run, local_snakemake_run  # tests/tiny.py imports this module
 
-    by_dvc = local_dvc_run(tmp_path_factory)
-    by_smk = tiny_checkout(tmp_path_factory.mktemp("tiny") / "smk", tmp_path_factory)
-    run(["snakemake", "--cores", "2"], by_smk)
-    return by_dvc, by_smk
+    return local_dvc_run(tmp_path_factory), local_snakemake_run(tmp_path_factory)
 
 
 @pytest.mark.slow
