@@ -30,13 +30,15 @@ data: venv
 run: data
 	dvc repro
 
-# Two pytest-xdist workers, each test file on one of them (--dist loadgroup; tests/conftest.py makes
-# each file a group, test_dag.py and test_dvc_remote.py one group: they share one local tiny run):
-# the Slurm test, which mostly waits on the cluster's status checks, runs beside the tiny pipelines.
+# Two pytest-xdist workers, each test file on one of them (--dist loadfile: test_dag.py's tests share
+# the tiny runs of tests/tiny.py, made once per worker): the Slurm test, which mostly waits on the
+# cluster's status checks, runs beside the tiny pipelines. (Not --dist loadgroup: pytest-xdist 3.8
+# marks a group by editing the test's node id, which pytest 9 no longer reads, so the groups fell
+# apart and both workers ran the tiny pipelines.)
 # OMP_WAIT_POLICY=PASSIVE: OpenMP threads of the two workers' torch processes sleep, not spin, when
 # idle (the numbers do not change; 2 cores run 3 or 4 such threads at times).
 test: data
-	OMP_WAIT_POLICY=PASSIVE python -m pytest -q --durations=15 -n 2 --dist loadgroup
+	OMP_WAIT_POLICY=PASSIVE python -m pytest -q --durations=15 -n 2 --dist loadfile
 
 test-fast: data
 	python -m pytest -q -m "not slow"

@@ -21,10 +21,6 @@ import yaml
 
 from dth.params import flat_keys
 
-# one xdist worker runs this file with the other of test_dag.py and test_dvc_remote.py: they share
-# tests/tiny.py's local run of the tiny pipeline (tests/conftest.py)
-pytestmark = pytest.mark.xdist_group("tiny-local-run")
-
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -18,9 +18,6 @@ from dth.params import method_seeds, student_methods
 from tests.test_dag import ENV, run
 from tests.tiny import local_dvc_run
 
-# one xdist worker runs this file with the other of test_dag.py and test_dvc_remote.py: they share
-# tests/tiny.py's local run of the tiny pipeline (tests/conftest.py)
-pytestmark = pytest.mark.xdist_group("tiny-local-run")
 
 GIT_ID = ["-c", "user.name=dth tests", "-c", "user.email=tests@dth.invalid"]
 

@@ -8,8 +8,8 @@
 The same data (make_tiny_fashion_mnist, 300 train / 50 test images, seed 0) and params
 (tiny_params) as test_dag.py's end-to-end test. The local run is made at most once per
 pytest process (each pytest-xdist worker of `make test` is one) and returned to every
-caller (tests/test_dag.py and tests/test_dvc_remote.py, which share one xdist group and so
-one worker): callers must not change its outputs. `local_metrics` gives its metrics to a
+caller (tests/test_dag.py and tests/test_dvc_remote.py; on one worker or on each of two):
+callers must not change its outputs. `local_metrics` gives its metrics to a
 test on another worker (tests/test_slurm.py compares its Slurm run with them): the worker
 that makes the run leaves them in the folder that every worker of the session shares, and
 the other waits for them there rather than run the pipeline a second time on the same cores.
@@ -77,8 +77,7 @@ def local_dvc_run(factory) -> Path:
 
 def local_snakemake_run(factory) -> Path:
     """The tiny pipeline run by `snakemake --cores 2` in another copy of the checkout (once per
-    session: pytest-xdist may interleave test_dag.py's tests with test_dvc_remote.py's on one
-    worker, which sets a module-scoped fixture up again each time it comes back)."""
+    pytest process, like the DVC run)."""
     if "snakemake" not in _SESSION:
         work = tiny_checkout(factory.mktemp("tiny") / "smk", factory)
         run(["snakemake", "--cores", "2"], work)
