@@ -379,10 +379,9 @@ def mean_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return 100 * float(a.mean() - b.mean()), 100 * float(np.sqrt(var_over_n(a) + var_over_n(b)))
 
 
-def seeds_text(params: dict, method: str) -> str:
-    """How many seeds a method's numbers are over, in words: "seed 0" or "seeds [0, 1, 2]"."""
-    seeds = method_seeds(params, method)
-    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds}"
+def seeds_text(seeds: list[int]) -> str:
+    """Seeds in words: "seed 0" or "seeds [0, 1, 2]"."""
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {list(seeds)}"
 
 
 def beats(a: np.ndarray, b: np.ndarray) -> tuple[bool | None, float, float]:
@@ -488,7 +487,7 @@ def distillation_claim(df: pd.DataFrame, params: dict) -> tuple[str, dict]:
     text = [f"### 1. Distillation beats the DSH baseline (paper: about +6 points) — "
             f"{verdict(distillation_verdict(flags))}", "",
             f"{label} (%), mean of {len(seeds)} seed(s)"
-            + (f" (CE: {seeds_text(params, 'ce')})" if has_ce else "")
+            + (f" (CE: {seeds_text(method_seeds(params, 'ce'))})" if has_ce else "")
             + "; 'SE' is the standard error of the difference of the two "
             "means, sqrt(var_1 / n_1 + var_2 / n_2) over seeds (a single run adds none). Holds when the gain exceeds "
             "its SE at every k, "
@@ -733,7 +732,7 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
     out = [f"{title} — {verdict(overall(flags + big_flags))}", "",
            f"Every method trained on the student network with the same schedule ({params['student']['epochs']} "
            f"epochs, {params['student']['optimizer']}, augment {params['student']['augment']}; DSH and DTH at "
-           f"seeds {params['seeds']}, the others at {seeds_text(params, others[-1])}) but its own peak learning rate ("
+           f"seeds {params['seeds']}, the others at {seeds_text(params['baseline_seeds'])}) but its own peak learning rate ("
            + ", ".join(f"{METHOD_NAMES[m]} {lr[m]:g}" for m in others) + ")"
            + (f" and length ({', '.join(longer)} epochs)" if longer else "") + ", without the teacher; DTH is the "
            f"distilled student. {label} (%), mean ± std over seeds (one value: one seed); bold: the best method "
