@@ -725,6 +725,9 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
         return md_table(rows)
 
     lr = {m: (params[m]["lr"] if m in params and "lr" in params[m] else params["student"]["lr"]) for m in others}
+    decay = params["student"]["weight_decay"]
+    own_decay = [f"{METHOD_NAMES[m]} {params[m]['weight_decay']:g}" for m in others
+                 if m in params and not np.isclose(params[m].get("weight_decay", decay), decay)]
     longer = [f"{METHOD_NAMES[m]} {method_epochs(params, m)}" for m in others
               if method_epochs(params, m) != params["student"]["epochs"]]  # epochs_factor > 1
     big_text, big_flags, big_summary = backbone_comparison(df, params, backbone_results(df, params, recorded))
@@ -734,6 +737,7 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
            f"epochs, {params['student']['optimizer']}, augment {params['student']['augment']}; DSH and DTH at "
            f"seeds {params['seeds']}, the others at {seeds_text(params['baseline_seeds'])}) but its own peak learning rate ("
            + ", ".join(f"{METHOD_NAMES[m]} {lr[m]:g}" for m in others) + ")"
+           + (f", weight decay ({', '.join(own_decay)}; the others {decay:g})" if own_decay else "")
            + (f" and length ({', '.join(longer)} epochs)" if longer else "") + ", without the teacher; DTH is the "
            f"distilled student. {label} (%), mean ± std over seeds (one value: one seed); bold: the best method "
            "trained without the "
@@ -763,9 +767,12 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
         pivot = pivot.reset_index()
         pivot["used"] = [("yes" if m in lr and np.isclose(r, lr[m]) and setting_in_params(st, params) and s == 0
                           else "") for m, st, r, s in zip(pivot["method"], pivot["setting"], pivot["lr"], pivot["seed"])]
-        # a method whose chosen row has settings: its rows without settings were run before them
-        specific = set(pivot.loc[(pivot["used"] == "yes") & pivot["setting"].astype(bool), "method"])
-        pivot.loc[pivot["method"].isin(specific) & ~pivot["setting"].astype(bool), "used"] = ""
+        # of a method's rows that params match, the one setting the most keys: the others (a subset of its
+        # keys, e.g. none) were run before it
+        keys = [frozenset(item.partition("=")[0] for item in str(st).split()) for st in pivot["setting"]]
+        marked = list(zip(pivot["method"], pivot["used"], keys))
+        pivot["used"] = [u if not any(u2 and m2 == m and k2 > k for m2, u2, k2 in marked) else ""
+                         for m, u, k in marked]
         pivot["lr"] = [f"{r:g}" for r in pivot["lr"]]
         if not pivot["setting"].astype(bool).any():
             pivot = pivot.drop(columns="setting")

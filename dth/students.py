@@ -13,8 +13,8 @@ Objectives (dth.losses.student_objective, dth.baselines.baseline_loss):
 - dth: ce_weight * cross-entropy + weight * distillation of the frozen teacher's hash
   layer of the same k (+ pairwise_weight * DSH when non-zero).
 - ce, dpsh, hashnet, dch, greedyhash, csq: the compared methods (dth/baselines.py), no
-  teacher, each with its own learning rate params[method].lr and length
-  params[method].epochs_factor x student.epochs (the same warm-up and final decay); they validate every
+  teacher, each with its own learning rate params[method].lr, L2 penalty params[method].weight_decay
+  and length params[method].epochs_factor x student.epochs (the same warm-up and final decay); they validate every
   student.baseline_validate_every epochs (only DSH's and DTH's curves judge claim 3).
 Distillation targets are always the teacher on the very image the student sees:
 with distill.teacher_outputs: cache they come from the teacher stage's outputs on
@@ -86,8 +86,9 @@ def train_student(params: dict, method: str, bits: int, *, seed: int, data: str 
     method_params = params[method] if baseline else {}
     if validate_every is None:
         validate_every = section["baseline_validate_every"] if baseline else 1
-    if baseline:  # the method's own learning rate and length (chosen on validation runs, docs/baselines.md)
-        cfg = dataclasses.replace(cfg, lr=method_params["lr"], epochs=method_epochs(params, method))
+    if baseline:  # the method's own rate, L2 penalty and length (chosen on validation runs, docs/baselines.md)
+        cfg = dataclasses.replace(cfg, lr=method_params["lr"], weight_decay=method_params["weight_decay"],
+                                  epochs=method_epochs(params, method))
     centres, centre_meta = None, {}
     if method == "csq":
         centres, min_distance = hash_centres(config["num_classes"], bits, method_params["centre_seed"])

@@ -4,6 +4,7 @@ bits, GreedyHash's classifier trained, no division by zero in the balance weight
 losses under bf16 autocast, stable softplus; every method trains through the stage."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ import yaml
 from dth.baselines import (BASELINES, PairMemory, baseline_loss, csq_loss, csq_targets, dch_loss, dpsh_loss,
                            greedy_sign, greedyhash_loss, hash_centres, hashnet_beta, hashnet_loss)
 from dth.models import Student
+from dth.params import load_params
 
 PARAMS = yaml.safe_load(open(__file__.rsplit("/tests/", 1)[0] + "/params.yaml"))
 
@@ -275,6 +277,8 @@ def test_unknown_method_and_missing_inputs_are_refused():
 @pytest.mark.parametrize("variant", [*BASELINES, "dpsh+memory_bank"])
 def test_every_method_trains_through_the_stage_and_every_parameter_of_its_objective_moves(tmp_path, monkeypatch,
                                                                                           variant):
+    """Each compared method trains through `dth train-student` at its own length, validating every
+    student.baseline_validate_every epochs, and every parameter of its objective moves."""
     from dth.cli import main
     from dth.models import load_model
     from tests.test_train import write_prepared
@@ -286,7 +290,8 @@ def test_every_method_trains_through_the_stage_and_every_parameter_of_its_object
     if variant == "dpsh+memory_bank":
         params["dpsh"]["memory_bank"] = True
     params["student"].update(epochs=2, decay_epochs=1, batch_size=20, val_queries=6, val_database=12,
-                             baseline_validate_every=5, weight_decay=0.0)  # no decay: only gradients move weights
+                             baseline_validate_every=5, weight_decay=0.0)
+    params[method]["weight_decay"] = 0.0  # no decay: only gradients move weights
     yaml.safe_dump(params, open("params.yaml", "w"))
     torch.manual_seed(0)  # the stage's initialisation at seed 0 (dth.train.seed_everything)
     untrained = Student(bits=12, num_classes=3, in_channels=1, image_size=16, mean=[0.0], std=[1.0])
@@ -313,6 +318,35 @@ def test_every_method_trains_through_the_stage_and_every_parameter_of_its_object
     assert moved == expected
     if method == "csq":
         assert obj["meta"]["csq_centres_min_distance"] >= 4
+
+
+@pytest.mark.parametrize("method", ["dsh", "dpsh", "csq"])
+def test_a_compared_method_trains_with_its_own_rate_length_and_weight_decay(tmp_path, monkeypatch, method):
+    """dth.students.train_student hands the training loop the method's own lr, weight_decay and
+    epochs_factor x student.epochs (the compared methods), or the student section's (dsh)."""
+    import dth.students as students
+    from tests.test_train import write_prepared
+    write_prepared(tmp_path / "prepared")
+    params = yaml.safe_load(open(__file__.rsplit("/tests/", 1)[0] + "/params.yaml"))
+    params["bits"] = [12]
+    params["student"].update(epochs=3, lr=0.1, weight_decay=0.05, val_queries=6, val_database=12)
+    if method != "dsh":
+        params[method].update(lr=0.02, weight_decay=0.001, epochs_factor=2)
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_fit(model, step_loss, train, cfg, **kwargs):
+        seen.update(lr=cfg.lr, weight_decay=cfg.weight_decay, epochs=cfg.epochs)
+        raise Stop
+
+    monkeypatch.setattr(students, "fit", fake_fit)
+    with pytest.raises(Stop):
+        students.train_student(params, method, 12, seed=0, data=tmp_path / "prepared", device=torch.device("cpu"),
+                               name=method, curve=None, checkpoints=None, progress=False)
+    assert seen == ({"lr": 0.1, "weight_decay": 0.05, "epochs": 3} if method == "dsh" else
+                    {"lr": 0.02, "weight_decay": 0.001, "epochs": 6})
 
 
 @pytest.mark.parametrize("scale", [1.0, 30.0])
@@ -381,7 +415,7 @@ def test_sweep_rows_of_other_seeds_have_names_of_their_own():
     spec = importlib.util.spec_from_file_location("sweep_lr", root + "/workflow/scripts/sweep_lr.py")
     sweep = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sweep)
-    settings = {"epochs_factor": 4}
+    settings = {"dpsh.epochs_factor": 4}
     assert sweep.run_name("dpsh", 12, 0.003, settings, 700) == "dpsh-12-lr0.003-epochs_factor4-vdb700"
     names = {sweep.run_name("dpsh", 12, 0.003, settings, 700, seed) for seed in (0, 1, 2)}
     assert len(names) == 3 and sweep.run_name("dpsh", 12, 0.003, settings, 700, 1).endswith("-vdb700-s1")
@@ -391,3 +425,24 @@ def test_sweep_rows_of_other_seeds_have_names_of_their_own():
                           for lr, seed, v in [(0.001, 0, 0.74), (0.003, 0, 0.78), (0.003, 1, 0.35)]])
     chosen = sweep.choose(table)  # seed 0's choice is not dragged down by seed 1's collapse
     assert chosen.set_index("seed").loc[0, "lr"] == 0.003 and len(chosen) == 2
+
+
+def test_sweep_set_takes_the_methods_keys_and_the_shared_schedules():
+    """sweep_lr.py --set: a key of the method's section or of `student` (not the rate, the length or the
+    validation sizes, which the sweep sets, nor a key the method's section has too); the row's name
+    carries the key's own name."""
+    import importlib.util
+    root = __file__.rsplit("/tests/", 1)[0]
+    spec = importlib.util.spec_from_file_location("sweep_lr", root + "/workflow/scripts/sweep_lr.py")
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    params = load_params(Path(root) / "params.yaml")
+    settings = sweep.parse_settings("dpsh", params, ["dpsh.init_scale=10", "student.augment=none"])
+    assert settings == {"dpsh.init_scale": 10, "student.augment": "none"}
+    assert sweep.setting_text("dpsh", settings) == "dpsh.init_scale=10 student.augment=none"
+    assert sweep.run_name("dpsh", 12, 0.003, settings) == "dpsh-12-lr0.003-init_scale10-augmentnone"
+    bad = ("dpsh.lr=0.1", "student.epochs=3", "student.weight_decay=0", "hashnet.alpha_factor=1", "student.nope=1",
+           "dpsh.eta")  # dpsh's L2 penalty is its own dpsh.weight_decay
+    for item in bad:
+        with pytest.raises(SystemExit, match=r"accepted: dpsh.eta, .*dpsh.weight_decay, .*student.optimizer"):
+            sweep.parse_settings("dpsh", params, [item])

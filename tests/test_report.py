@@ -104,8 +104,9 @@ def claim6_frame(dth, others):
 
 def claim6_params():
     return {"bits": [12, 48], "seeds": [0, 1, 2], "baseline_seeds": [0, 1, 2], "seed": 0, "evaluate": {"topk": None, "radius": 2},
-            "student": {"epochs": 40, "optimizer": "adam", "augment": "flip", "lr": 0.005},
-            "csq": {"lr": 0.002, "epochs_factor": 1}, "ce": {"lr": 0.005, "epochs_factor": 1},
+            "student": {"epochs": 40, "optimizer": "adam", "augment": "flip", "lr": 0.005, "weight_decay": 5e-4},
+            "csq": {"lr": 0.002, "weight_decay": 5e-4, "epochs_factor": 1},
+            "ce": {"lr": 0.005, "weight_decay": 5e-4, "epochs_factor": 1},
             "teacher": {"arch": "resnet18"}, "backbone_methods": []}
 
 
@@ -236,6 +237,30 @@ def test_claim6_sweep_rows_with_another_setting_are_marked_used_only_when_params
     params["csq"]["lambda"] = 1e-4  # the setting not in params: the row without it is the one used
     rows = [" ".join(line.split()) for line in comparison_claim(df, params, sweep)[0].splitlines()]
     assert "| csq | csq.lambda=0.1 | 0.002 | 75 | 77 | 76 | |" in rows and "| csq | | 0.002 | 70 | 72 | 71 | yes |" in rows
+
+
+def test_claim6_marks_the_row_setting_the_most_keys_params_have_and_names_an_own_weight_decay():
+    """Of a method's sweep rows that params match, the one that set the most keys is the one used (a
+    row setting a subset of its keys was run before it); a method whose weight_decay is not the
+    students' is named with it in the schedule sentence."""
+    from dth.report import comparison_claim
+    df = claim6_frame({12: [0.85], 48: [0.88]}, {"dsh": {12: [0.78], 48: [0.79]}, "csq": {12: [0.79], 48: [0.8]}})
+    sweep = pd.DataFrame([{"name": f"lr-sweep:csq-{k}-lr0.002{suffix}", "method": "csq", "setting": setting,
+                           "bits": k, "lr": 0.002, "validation_map": v} for k, setting, suffix, v in
+                          [(12, "csq.epochs_factor=1", "-epochs_factor1", 0.7), (48, "csq.epochs_factor=1", "-epochs_factor1", 0.72),
+                           (12, "csq.epochs_factor=1 csq.weight_decay=0", "-epochs_factor1-weight_decay0", 0.75),
+                           (48, "csq.epochs_factor=1 csq.weight_decay=0", "-epochs_factor1-weight_decay0", 0.77)]])
+    params = claim6_params()
+    params["csq"]["weight_decay"] = 0.0
+    text = comparison_claim(df, params, sweep)[0]
+    rows = [" ".join(line.split()) for line in text.splitlines()]
+    assert "| csq | csq.epochs_factor=1 csq.weight_decay=0 | 0.002 | 75 | 77 | 76 | yes |" in rows
+    assert "| csq | csq.epochs_factor=1 | 0.002 | 70 | 72 | 71 | |" in rows
+    assert "weight decay (CSQ 0; the others 0.0005)" in " ".join(text.split())
+    params["csq"]["weight_decay"] = 5e-4  # params back at the students' decay: the one-key row is the one used
+    text = comparison_claim(df, params, sweep)[0]
+    rows = [" ".join(line.split()) for line in text.splitlines()]
+    assert "| csq | csq.epochs_factor=1 | 0.002 | 70 | 72 | 71 | yes |" in rows and "weight decay (" not in text
 
 
 def test_claim6_sweep_rows_of_another_seed_are_rows_of_their_own_and_never_marked_used():

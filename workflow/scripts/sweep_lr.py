@@ -22,8 +22,8 @@ replaced, validated once, after its last epoch. Every run's row in results/exper
 mAP and its final training loss; a row already there is not run again (--rerun runs it).
 The rate to put in params.yaml (`<method>.lr`, or `student.lr` for dsh) is the one with the
 highest validation mAP averaged over the swept code lengths: printed at the end.
---set changes other keys of the method's own section for every run (`dpsh.init_scale=30`;
-values are YAML); such runs are recorded apart (their name ends in -<key><value>, their
+--set changes other keys of the method's own section or of the shared `student` schedule for every
+run (`dpsh.init_scale=30`, `student.augment=none`; values are YAML); such runs are recorded apart (their name ends in -<key><value>, their
 `setting` column says what was set), and the choice is made per setting.
 """
 
@@ -79,28 +79,38 @@ def validation_split(prepared: Path, dest: Path, holdout: int, seed: int, databa
 
 
 def parse_settings(method: str, params: dict, items: list[str]) -> dict[str, object]:
-    """{key: value} of --set items `<method>.<key>=<YAML value>`, each key one of the method's section."""
-    section = params.get(method)
+    """{"<section>.<key>": value} of --set items `<section>.<key>=<YAML value>`, the section being the
+    method's own (any key but lr) or `student`, the schedule every student shares (any key but lr, epochs
+    and the validation sizes, which the sweep sets itself)."""
     settings = {}
     for item in items:
         key, sep, value = item.partition("=")
-        prefix, _, name = key.partition(".")
-        if not sep or prefix != method or not isinstance(section, dict) or name not in section or name == "lr":
-            accepted = ", ".join(f"{method}.{k}" for k in (section or {}) if k != "lr") or "none"
-            sys.exit(f"--set {item}: expected <key>=<value> with a key of params `{method}` other than lr "
-                     f"(accepted: {accepted})")
-        settings[name] = yaml.safe_load(value)
+        section, _, name = key.partition(".")
+        allowed = settable(method, params)
+        if not sep or f"{section}.{name}" not in allowed:
+            sys.exit(f"--set {item}: expected <key>=<value> with a key of params `{method}` or `student` "
+                     f"(accepted: {', '.join(allowed) or 'none'})")
+        settings[f"{section}.{name}"] = yaml.safe_load(value)
     return settings
 
 
+def settable(method: str, params: dict) -> list[str]:
+    """The keys --set accepts for `method`: its own section's but lr (swept by --lr), then the shared
+    student schedule's but lr, epochs (a compared method's epochs_factor scales them), the validation
+    sizes and, for a compared method, weight_decay (its own section has one)."""
+    own = params.get(method) or {}
+    fixed = {"lr", "epochs", "val_queries", "val_database", *own}
+    return [f"{method}.{k}" for k in own if k != "lr"] + [f"student.{k}" for k in params["student"] if k not in fixed]
+
+
 def setting_text(method: str, settings: dict) -> str:
-    return " ".join(f"{method}.{k}={v}" for k, v in settings.items())
+    return " ".join(f"{k}={v}" for k, v in settings.items())
 
 
 def run_name(method: str, bits: int, lr: float, settings: dict, database: int = 0, seed: int = 0) -> str:
     """The row's name without its prefix, e.g. dpsh-12-lr0.003-epochs_factor4-vdb700 (-s<seed> for seeds
-    other than 0)."""
-    return (f"{method}-{bits}-lr{lr:g}" + "".join(f"-{k}{v}" for k, v in settings.items())
+    other than 0); a setting is named by its key within its section."""
+    return (f"{method}-{bits}-lr{lr:g}" + "".join(f"-{k.rpartition('.')[2]}{v}" for k, v in settings.items())
             + (f"-vdb{database}" if database else "") + (f"-s{seed}" if seed else ""))
 
 
@@ -116,8 +126,10 @@ def one_run(params: dict, method: str, bits: int, lr: float, seed: int, data: Pa
     settings = settings or {}
     p = copy.deepcopy(params)
     p[method if method in p and "lr" in p[method] else "student"]["lr"] = lr
+    for key, value in settings.items():
+        section, _, name = key.partition(".")
+        p[section][name] = value
     if settings:
-        p[method].update(settings)
         validate(p)  # a value out of range stops here, naming the key
     counts = load_manifest(data)["counts"]
     p["student"].update(val_queries=counts["query"], val_database=counts["database"])
@@ -176,7 +188,7 @@ def main() -> int:
                         "last N held-out images are the database, none of them trained on (compares lengths "
                         "of training without rewarding memorised database codes)")
     p.add_argument("--set", nargs="*", default=[], metavar="METHOD.KEY=VALUE",
-                   help="other keys of the method's params section, for every run (one --method only)")
+                   help="other keys of the method's params section or of `student`, for every run (one --method only)")
     p.add_argument("--rerun", action="store_true", help="run again the rows already recorded")
     p.add_argument("--record-only", action="store_true", help="run nothing; print the choice")
     a = p.parse_args()
