@@ -750,8 +750,8 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
            "when it holds at every k on the student network and, where they were trained, on the teacher's.", "",
            md_table(verdict_rows), "", *big_text]
     out += [("Compared methods more than 3 points below DSH at the same k: " + "; ".join(low) + ". "
-             "docs/baselines.md gives what was measured about each (the sweep of rates and lengths below, "
-             "workflow/scripts/code_structure.py on the codes, DPSH's initial scale).") if low else
+             "docs/baselines.md gives what was measured about each (the sweep of rates, weight decays and lengths "
+             "below, workflow/scripts/code_structure.py on the codes, DPSH's initial scale).") if low else
             "No compared method is more than 3 points below DSH at any k.", ""]
     if sweep is not None and len(sweep):
         sw = sweep.copy()
@@ -780,8 +780,8 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
             pivot = pivot.drop(columns="validation")
         if (pivot["seed"] == 0).all():
             pivot = pivot.drop(columns="seed")
-        out += ["Learning rates and lengths: for each method, runs at seed 0 on a validation split of the training "
-                "images, never the query set: held-out training images as queries against the other training images, "
+        out += ["Learning rates, weight decays and lengths: for each method, runs at seed 0 on a validation split of "
+                "the training images, never the query set: held-out training images as queries against the other training images, "
                 "which the student trains on (column validation: `vs the training images`), or against other "
                 "held-out images, none trained on (`vs ... held-out images`: the lengths, `epochs_factor`, since "
                 "longer training also memorises the training images). Recorded in results/experiments.csv (rows "
