@@ -428,15 +428,16 @@ def test_sweep_rows_of_other_seeds_have_names_of_their_own():
 
 
 def test_sweep_set_takes_the_methods_keys_and_the_shared_schedules():
-    """sweep_lr.py --set: a key of the method's section or of `student` (not the rate, the length or the
-    validation sizes, which the sweep sets, nor a key the method's section has too); the row's name
-    carries the key's own name."""
+    """sweep_lr.py --set: a key of the method's section or of `student` (not the rate or the validation
+    sizes, which the sweep sets, nor a key the method's section has too, nor student.epochs for a
+    method with an epochs_factor); the row's name carries the key's own name."""
     import importlib.util
     root = __file__.rsplit("/tests/", 1)[0]
     spec = importlib.util.spec_from_file_location("sweep_lr", root + "/workflow/scripts/sweep_lr.py")
     sweep = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sweep)
     params = load_params(Path(root) / "params.yaml")
+    assert sweep.parse_settings("dsh", params, ["student.epochs=80"]) == {"student.epochs": 80}  # dsh's own length
     settings = sweep.parse_settings("dpsh", params, ["dpsh.init_scale=10", "student.augment=none"])
     assert settings == {"dpsh.init_scale": 10, "student.augment": "none"}
     assert sweep.setting_text("dpsh", settings) == "dpsh.init_scale=10 student.augment=none"

@@ -96,10 +96,10 @@ def parse_settings(method: str, params: dict, items: list[str]) -> dict[str, obj
 
 def settable(method: str, params: dict) -> list[str]:
     """The keys --set accepts for `method`: its own section's but lr (swept by --lr), then the shared
-    student schedule's but lr, epochs (a compared method's epochs_factor scales them), the validation
-    sizes and, for a compared method, weight_decay (its own section has one)."""
+    student schedule's but lr, the validation sizes and the keys its own section has too (a compared
+    method's weight_decay; its epochs_factor scales student.epochs, which dsh sets directly)."""
     own = params.get(method) or {}
-    fixed = {"lr", "epochs", "val_queries", "val_database", *own}
+    fixed = {"lr", "val_queries", "val_database", *own, *(["epochs"] if "epochs_factor" in own else [])}
     return [f"{method}.{k}" for k in own if k != "lr"] + [f"student.{k}" for k in params["student"] if k not in fixed]
 
 
