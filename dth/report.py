@@ -781,8 +781,8 @@ def comparison_claim(df: pd.DataFrame, params: dict, sweep: pd.DataFrame | None,
         if (pivot["seed"] == 0).all():
             pivot = pivot.drop(columns="seed")
         out += ["Learning rates, weight decays and lengths: for each method, runs at seed 0 on a validation split of "
-                "the training images, never the query set: held-out training images as queries against the other training images, "
-                "which the student trains on (column validation: `vs the training images`), or against other "
+                "the training images, never the query set: held-out training images as queries against the other "
+                "training images, which the student trains on (column validation: `vs the training images`), or against other "
                 "held-out images, none trained on (`vs ... held-out images`: the lengths, `epochs_factor`, since "
                 "longer training also memorises the training images). Recorded in results/experiments.csv (rows "
                 "`lr-sweep:*`, each with the command that reproduces it); the rate used is the one with the highest "

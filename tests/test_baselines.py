@@ -440,7 +440,7 @@ def test_sweep_set_takes_the_methods_keys_and_the_shared_schedules():
     assert sweep.parse_settings("dsh", params, ["student.epochs=80"]) == {"student.epochs": 80}  # dsh's own length
     settings = sweep.parse_settings("dpsh", params, ["dpsh.init_scale=10", "student.augment=none"])
     assert settings == {"dpsh.init_scale": 10, "student.augment": "none"}
-    assert sweep.setting_text("dpsh", settings) == "dpsh.init_scale=10 student.augment=none"
+    assert sweep.setting_text(settings) == "dpsh.init_scale=10 student.augment=none"
     assert sweep.run_name("dpsh", 12, 0.003, settings) == "dpsh-12-lr0.003-init_scale10-augmentnone"
     bad = ("dpsh.lr=0.1", "student.epochs=3", "student.weight_decay=0", "hashnet.alpha_factor=1", "student.nope=1",
            "dpsh.eta")  # dpsh's L2 penalty is its own dpsh.weight_decay

@@ -23,8 +23,9 @@ mAP and its final training loss; a row already there is not run again (--rerun r
 The rate to put in params.yaml (`<method>.lr`, or `student.lr` for dsh) is the one with the
 highest validation mAP averaged over the swept code lengths: printed at the end.
 --set changes other keys of the method's own section or of the shared `student` schedule for every
-run (`dpsh.init_scale=30`, `student.augment=none`; values are YAML); such runs are recorded apart (their name ends in -<key><value>, their
-`setting` column says what was set), and the choice is made per setting.
+run (`dpsh.init_scale=30`, `student.augment=none`; values are YAML); such runs are recorded apart
+(their name ends in -<key><value>, their `setting` column says what was set), and the choice is
+made per setting.
 """
 
 from __future__ import annotations
@@ -79,18 +80,16 @@ def validation_split(prepared: Path, dest: Path, holdout: int, seed: int, databa
 
 
 def parse_settings(method: str, params: dict, items: list[str]) -> dict[str, object]:
-    """{"<section>.<key>": value} of --set items `<section>.<key>=<YAML value>`, the section being the
-    method's own (any key but lr) or `student`, the schedule every student shares (any key but lr, epochs
-    and the validation sizes, which the sweep sets itself)."""
+    """{"<section>.<key>": value} of --set items `<section>.<key>=<YAML value>`, each key one of
+    `settable(method, params)`."""
+    allowed = settable(method, params)
     settings = {}
     for item in items:
         key, sep, value = item.partition("=")
-        section, _, name = key.partition(".")
-        allowed = settable(method, params)
-        if not sep or f"{section}.{name}" not in allowed:
+        if not sep or key not in allowed:
             sys.exit(f"--set {item}: expected <key>=<value> with a key of params `{method}` or `student` "
                      f"(accepted: {', '.join(allowed) or 'none'})")
-        settings[f"{section}.{name}"] = yaml.safe_load(value)
+        settings[key] = yaml.safe_load(value)
     return settings
 
 
@@ -103,7 +102,7 @@ def settable(method: str, params: dict) -> list[str]:
     return [f"{method}.{k}" for k in own if k != "lr"] + [f"student.{k}" for k in params["student"] if k not in fixed]
 
 
-def setting_text(method: str, settings: dict) -> str:
+def setting_text(settings: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in settings.items())
 
 
@@ -115,7 +114,7 @@ def run_name(method: str, bits: int, lr: float, settings: dict, database: int = 
 
 
 def command(method: str, bits: int, lr: float, seed: int, holdout: int, settings: dict, database: int = 0) -> str:
-    extra = f" --set {setting_text(method, settings)}" if settings else ""
+    extra = f" --set {setting_text(settings)}" if settings else ""
     return (f"python workflow/scripts/sweep_lr.py --method {method} --bits {bits} --lr {lr:g} "
             f"--seed {seed} --holdout {holdout}" + (f" --val-database {database}" if database else "") + extra)
 
@@ -144,7 +143,7 @@ def one_run(params: dict, method: str, bits: int, lr: float, seed: int, data: Pa
     return {"name": f"{PREFIX}{name}", "set": command(method, bits, lr, seed, holdout, settings, database),
             "about": f"validation run of {method} at {bits} bits: mAP@all of "
                      f"{validation_text(holdout, database)}, after the last epoch",
-            "method": method, "setting": setting_text(method, settings),
+            "method": method, "setting": setting_text(settings),
             "validation": validation_text(holdout, database), "bits": bits, "lr": lr, "seed": seed,
             "validation_map": round(last["val_map"], 6),
             "final_loss": round(last["loss"], 6), "train_seconds": round(run.meta["train_seconds"], 1),
