@@ -162,9 +162,12 @@ def tiny_runs(tmp_path_factory):
     """The tiny pipeline run to the end by `dvc repro` in one copy of the checkout (the session's
     shared run of tests/tiny.py) and by `snakemake --cores 2` in another: (dvc copy, snakemake copy).
     A test may change params.yaml of a copy for a dry run, and must put it back."""
-    from tests.tiny import local_dvc_run, local_snakemake_run  # tests/tiny.py imports this module
+    from tests.tiny import local_dvc_run, tiny_checkout  # tests/tiny.py imports this module
 
-    return local_dvc_run(tmp_path_factory), local_snakemake_run(tmp_path_factory)
+    by_dvc = local_dvc_run(tmp_path_factory)
+    by_smk = tiny_checkout(tmp_path_factory.mktemp("tiny") / "smk", tmp_path_factory)
+    run(["snakemake", "--cores", "2"], by_smk)
+    return by_dvc, by_smk
 
 
 @pytest.mark.slow
@@ -332,14 +335,16 @@ CANDIDATES = {
     "student.crop_pad": [2, 3], "student.val_queries": [10, 20], "student.val_database": [50, 100],
     "student.baseline_validate_every": [2, 5],
     "ce.lr": [0.01, 0.005], "ce.weight_decay": [1e-4, 0.0], "ce.epochs_factor": [2, 1],
-    "dpsh.eta": [0.2, 0.1], "dpsh.lr": [0.01, 0.005], "dpsh.weight_decay": [1e-4, 0.0], "dpsh.epochs_factor": [2, 1], "dpsh.init_scale": [10.0, 1.0],
-    "dpsh.memory_bank": [True, False],
+    "dpsh.eta": [0.2, 0.1], "dpsh.lr": [0.01, 0.005], "dpsh.weight_decay": [1e-4, 0.0], "dpsh.epochs_factor": [2, 1],
+    "dpsh.init_scale": [10.0, 1.0], "dpsh.memory_bank": [True, False],
     "hashnet.alpha_factor": [5.0, 10.0], "hashnet.beta_step_epochs": [1, 10], "hashnet.lr": [0.01, 0.005],
-    "hashnet.weight_decay": [1e-4, 0.0],
-    "hashnet.epochs_factor": [2, 1],
-    "dch.gamma": [10.0, 20.0], "dch.lambda": [0.2, 0.1], "dch.lr": [0.01, 0.005], "dch.weight_decay": [1e-4, 0.0], "dch.epochs_factor": [2, 1],
-    "greedyhash.alpha": [0.2, 0.1], "greedyhash.lr": [0.01, 0.005], "greedyhash.weight_decay": [1e-4, 0.0], "greedyhash.epochs_factor": [2, 1],
-    "csq.lambda": [1e-3, 1e-4], "csq.centre_seed": [1, 0], "csq.lr": [0.01, 0.005], "csq.weight_decay": [1e-4, 0.0], "csq.epochs_factor": [2, 1],
+    "hashnet.weight_decay": [1e-4, 0.0], "hashnet.epochs_factor": [2, 1],
+    "dch.gamma": [10.0, 20.0], "dch.lambda": [0.2, 0.1], "dch.lr": [0.01, 0.005], "dch.weight_decay": [1e-4, 0.0],
+    "dch.epochs_factor": [2, 1],
+    "greedyhash.alpha": [0.2, 0.1], "greedyhash.lr": [0.01, 0.005], "greedyhash.weight_decay": [1e-4, 0.0],
+    "greedyhash.epochs_factor": [2, 1],
+    "csq.lambda": [1e-3, 1e-4], "csq.centre_seed": [1, 0], "csq.lr": [0.01, 0.005], "csq.weight_decay": [1e-4, 0.0],
+    "csq.epochs_factor": [2, 1],
     "dsh.margin_factor": [1.5, 2.0], "dsh.alpha": [0.02, 0.01],
     "distill.ce_weight": [0.5, 1.0], "distill.weight": [2.0, 1.0], "distill.temperature": [2.0, 1.0],
     "distill.loss": ["mse", "bce"], "distill.pairwise_weight": [0.1, 0.0], "distill.teacher_outputs": ["online", "cache"],

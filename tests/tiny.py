@@ -1,8 +1,7 @@
 """The tiny pipeline of tests/test_dag.py, shared by the tests that need a finished local run.
 
-    from tests.tiny import tiny_checkout, local_dvc_run, local_snakemake_run, metrics
+    from tests.tiny import tiny_checkout, local_dvc_run, metrics
     work = local_dvc_run(tmp_path_factory)      # `dvc repro` of the tiny pipeline, once per session
-    smk = local_snakemake_run(tmp_path_factory) # `snakemake --cores 2` of it, once per session
     other = tiny_checkout(tmp_path / "x", tmp_path_factory)   # a fresh copy with the same params
 
 The same data (make_tiny_fashion_mnist, 300 train / 50 test images, seed 0) and params
@@ -73,16 +72,6 @@ def local_dvc_run(factory) -> Path:
             tmp.write_text(json.dumps(metrics(work)))
             tmp.replace(done)
     return _SESSION["dvc"]
-
-
-def local_snakemake_run(factory) -> Path:
-    """The tiny pipeline run by `snakemake --cores 2` in another copy of the checkout (once per
-    pytest process, like the DVC run)."""
-    if "snakemake" not in _SESSION:
-        work = tiny_checkout(factory.mktemp("tiny") / "smk", factory)
-        run(["snakemake", "--cores", "2"], work)
-        _SESSION["snakemake"] = work
-    return _SESSION["snakemake"]
 
 
 def local_metrics(factory, wait_s: float = 1800) -> dict[str, dict]:
