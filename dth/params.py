@@ -182,9 +182,15 @@ def load_params(path: str | Path = "params.yaml") -> dict:
     """Read and validate a params file (the default run's, or a preset's)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as e:
         raise ParamsError(f"cannot read params file {path}: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ParamsError(f"{path}: not UTF-8 text: byte 0x{raw[e.start]:02x} at line {line}; accepted: a YAML "
+                          "file saved as UTF-8") from None
     try:
         params = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -216,6 +222,9 @@ def check_consistency(params: dict, source: str = "params.yaml") -> dict:
     if q["compare_layers"] == q["layers"]:
         raise ParamsError(f"{source}: 'quantize.compare_layers' is {q['compare_layers']!r}, the same as "
                           f"'quantize.layers'; accepted: another of {', '.join(LAYER_SETS)}")
+    if params["service"]["ternary_t"] not in q["t"]:
+        raise ParamsError(f"{source}: 'service.ternary_t' is {params['service']['ternary_t']}; accepted: one of "
+                          f"'quantize.t' {q['t']} (the ternary students that the run trains)")
     return params
 
 

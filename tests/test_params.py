@@ -81,3 +81,27 @@ def test_missing_and_malformed_files(tmp_path):
     (tmp_path / "x.yaml").write_text("bits: [12\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(tmp_path / "x.yaml")
+
+
+def test_non_utf8_params_file_is_one_line(tmp_path, capsys):
+    """A params file with bytes that are not UTF-8 gets the one-line error, not a traceback."""
+    bad = tmp_path / "latin.yaml"
+    bad.write_bytes(b"seed: 0\n\xff\xfe bad\n")
+    with pytest.raises(ParamsError, match=r"not UTF-8 text: byte 0xff at line 2"):
+        load_params(bad)
+    code = dth_main(["prepare", "--params", str(bad), "--out", str(tmp_path / "prepared")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0] and "UTF-8" in err[0]
+    assert not (tmp_path / "prepared").exists()
+
+
+@pytest.mark.parametrize("path, value, expected", [
+    ("service.ternary_t", 0.3, "'service.ternary_t' is 0.3; accepted: one of 'quantize.t'"),
+    ("service.database_sizes", [5], "'service.database_sizes' is [5]"),
+    ("claims.confidence", 1.0, "'claims.confidence' is 1.0; accepted: a number in (0.0, 1.0)"),
+])
+def test_service_and_claims_keys_are_checked(path, value, expected):
+    with pytest.raises(ParamsError) as e:
+        validate(changed(path, value), source="p.yaml")
+    assert expected in str(e.value)
