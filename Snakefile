@@ -12,9 +12,11 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/ternarize.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/service.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         "results/REPORT.md",
+        "results/gallery",

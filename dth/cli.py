@@ -7,7 +7,9 @@
     dth ternarize --bits 12 --t 0.05 --out models/ttq-fc-12-t0.05.pt
     dth encode --model models/dth-12-s0.pt --out codes/dth-12-s0.npz
     dth evaluate --codes codes/dth-12-s0.npz     # -> results/metrics/dth-12-s0.json
-    dth report --gallery-codes codes/dth-12-s0.npz
+    dth claims                                   # -> results/claims.json, results/summary.json
+    dth report                                   # -> results/REPORT.md, APPENDIX.md, tables/, figures/
+    dth gallery --codes codes/dth-12-s0.npz      # -> results/gallery/gallery.png
     dth search --codes codes/dth-12-s0.npz --query-index 0 1 2
 
 Model names (docs/artifacts.md): teacher-<k>, dsh-<k>-s<seed>, dth-<k>-s<seed>,
@@ -37,8 +39,12 @@ STAGES = {
     "ternarize": ("ternarize", "fine-tune the DTH student with ternary (TTQ) weights and export it packed (params: quantize)"),
     "encode": ("encode", "encode the query and database sets to packed binary codes (params: encode)"),
     "evaluate": ("evaluate", "mAP, precision@N, precision-recall and radius precision of a codes file (params: evaluate)"),
-    "report": ("report", "render the tables, figures and REPORT.md from the evaluated artifacts"),
+    "claims": ("claims", "judge the paper's claims from the evaluated artifacts: results/claims.json, summary.json (params: claims)"),
+    "report": ("report", "render REPORT.md, APPENDIX.md, the tables and figures from the claims and the artifacts"),
+    "gallery": ("gallery", "draw the retrieval gallery: query images and their top 10 by Hamming distance"),
     "search": ("search", "Hamming search of the database codes with faiss; print or draw the top hits (params: search)"),
+    "service-search": ("service_search", "claim 7: one-query search times of binary codes vs real vectors, 10k-1M items (params: service)"),
+    "service-latency": ("service_latency", "one image to its code at batch size 1, one thread; FLOPs and the ternary bound (params: service)"),
 }
 
 

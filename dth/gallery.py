@@ -1,4 +1,6 @@
-"""Hamming search with faiss and the retrieval gallery: shared by `dth search` and `dth report`.
+"""Hamming search with faiss and the retrieval gallery: the `gallery` stage, shared with `dth search`.
+
+    dth gallery --params params.yaml --data data/prepared --codes codes/dth-12-s0.npz --out results/gallery/gallery.png
 
     from dth.gallery import Query, build_index, search, draw_gallery
     index = build_index(database_codes, bits=12)                 # faiss IndexBinaryFlat (exact)
@@ -12,6 +14,7 @@ in database order, the ranking the metrics use. `hash` = IndexBinaryHash on the 
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,3 +101,34 @@ def draw_gallery(path, queries, results, db_images, db_labels, class_names) -> N
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- the gallery stage
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    p.add_argument("--data", default="data/prepared", help="prepared data, for the images (default: %(default)s)")
+    p.add_argument("--codes", required=True, help="codes file whose queries the gallery shows, e.g. codes/dth-12-s0.npz")
+    p.add_argument("--out", default="results/gallery/gallery.png", help="the figure (default: %(default)s)")
+    p.add_argument("--queries", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="query indices (default: 0-4)")
+
+
+def main(args) -> int:
+    """The first query images and their top 10, found the way `dth search` finds them."""
+    from dth.data import load_manifest, load_split
+    from dth.hamming import load_codes
+    from dth.params import load_params
+
+    load_params(args.params)  # a bad params file stops here, like every stage
+    codes = load_codes(args.codes)
+    q_images, _ = load_split(args.data, "query")
+    db_images, db_labels = load_split(args.data, "database")
+    index = build_index(codes["database_codes"], codes["bits"])
+    chosen = [Query(name=f"query {i}", code=codes["query_codes"][i], image=np.asarray(q_images[i]),
+                    labels=codes["query_labels"][i]) for i in args.queries]
+    distances, indices = search(index, np.stack([q.code for q in chosen]), GALLERY_SIZE)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    draw_gallery(args.out, chosen, list(zip(distances, indices)), db_images, db_labels,
+                 load_manifest(args.data).get("class_names", []))
+    print(f"wrote {args.out}")
+    return 0

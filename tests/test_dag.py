@@ -145,6 +145,9 @@ def tiny_params(data_root: Path) -> dict:
     p["student"].update(val_queries=20, val_database=100, decay_epochs=0)
     p["quantize"].update(t=[0.1], epochs=1, compare_t=0.1)
     p["evaluate"].update(precision_at=100)
+    # the service stages at toy sizes: the 300 database images, then 700 grown ones
+    p["service"].update(database_sizes=[300, 1000], search_queries=5, search_seconds=0.05, encode_queries=10,
+                        warmup=1, ternary_t=0.1)
     return p
 
 
@@ -175,7 +178,13 @@ def test_tiny_pipeline_under_dvc_and_snakemake(tiny_runs):
     by_dvc, by_smk = tiny_runs
     produced = artifacts(by_dvc)
     assert produced == artifacts(by_smk)
-    assert "results/REPORT.md" in produced
+    assert {"results/REPORT.md", "results/APPENDIX.md", "results/claims.json", "results/gallery/gallery.png",
+            "results/service/quality/teacher.json", "results/service/latency/8.json"} <= produced
+    # the answer first: every claim and its verdict within REPORT.md's first 40 lines
+    first = (by_dvc / "results" / "REPORT.md").read_text().splitlines()[:40]
+    claims = json.loads((by_dvc / "results" / "claims.json").read_text())["claims"]
+    for n, record in claims.items():
+        assert any(line.startswith(f"| {n} ") and f"**{record['verdict']}" in line for line in first), n
     for name in ("teacher-8", "dsh-8-s0", "dth-8-s0", "greedyhash-8-s0", "ttq-fc-8-t0.1", "ttq-fc+conv-8-t0.1",
                  "teacher"):
         assert f"results/metrics/{name}.json" in produced
@@ -198,6 +207,7 @@ CHANGES = [
     ("quantize.epochs", 2), ("convergence.share", 0.9), ("encode.batch_size", 512), ("evaluate.radius", 3),
     ("search.topk", 5), ("baselines", ["greedyhash", "ce"]), ("greedyhash.alpha", 0.2),
     ("student.baseline_validate_every", 1), ("backbone_methods", ["dsh"]), ("baseline_seeds", None),
+    ("claims.confidence", 0.9), ("service.search_queries", 6),
 ]
 
 
@@ -281,16 +291,20 @@ def test_dvc_and_snakemake_plan_the_same_reruns_after_a_params_change(tiny_runs)
     # and the report, nothing else
     for key, method in (("baselines", "ce"), ("greedyhash.alpha", "greedyhash")):
         plan = plans[key][0]
-        assert plan and all(f"{method}-8-s0" in c or c.startswith("dth report") for c in plan), (key, plan)
-        assert {c.split()[1] for c in plan} == {"train-student", "evaluate", "report"}, (key, plan)
+        assert plan and all(f"{method}-8-s0" in c or c.startswith(("dth claims", "dth report")) for c in plan), (key, plan)
+        assert {c.split()[1] for c in plan} == {"train-student", "evaluate", "claims", "report"}, (key, plan)
     # a seed added to `seeds` trains dsh and dth there, the compared methods only when in `baseline_seeds`
     assert any("dsh-8-s1" in c for c in plans["seeds"][0]) and any("dth-8-s1" in c for c in plans["seeds"][0])
     assert not any("greedyhash-8-s1" in c for c in plans["seeds"][0])
     assert any("greedyhash-8-s1" in c for c in plans["baseline_seeds"][0])
     # a method added to `backbone_methods` trains, encodes and evaluates it on the teacher's network
     plan = plans["backbone_methods"][0]
-    assert all("dsh-resnet18" in c or c.startswith("dth report") for c in plan), plan
-    assert {c.split()[1] for c in plan} == {"train-backbone", "encode", "evaluate", "report"}, plan
+    assert all("dsh-resnet18" in c or c.startswith(("dth claims", "dth report")) for c in plan), plan
+    assert {c.split()[1] for c in plan} == {"train-backbone", "encode", "evaluate", "claims", "report"}, plan
+    # the 95% level re-judges and re-renders, nothing else; a service param reruns the service stages
+    assert {c.split()[1] for c in plans["claims.confidence"][0]} == {"claims", "report"}
+    assert {c.split()[1] for c in plans["service.search_queries"][0]} == {"service-search", "service-latency",
+                                                                         "claims", "report"}
 
 
 @pytest.mark.slow
@@ -355,6 +369,11 @@ CANDIDATES = {
     "encode.batch_size": [7, 1024], "encode.amp": ["none", "bf16"],
     "evaluate.topk": [50, None], "evaluate.precision_at": [30, 100], "evaluate.radius": [3, 2],
     "search.index": ["hash", "flat"], "search.topk": [5, 10], "search.hash_bits": [8, 16], "search.nflip": [1, 2],
+    "claims.confidence": [0.9, 0.95], "claims.min_speedup": [5.0, 10], "claims.max_map_price": [1.0, 3.0],
+    "service.database_sizes": [[300, 600], [300, 1000]], "service.growth_noise": [0.5, 0.25],
+    "service.topk": [5, 10], "service.search_queries": [6, 5], "service.search_seconds": [0.1, 0.05],
+    "service.encode_queries": [12, 10], "service.warmup": [2, 1],
+    "service.ternary_t": [0.2, 0.1],  # one of quantize.t's other value above
 }
 # Keys whose other values need data the tiny DAG cannot have (torchvision checks CIFAR-10's
 # md5s; the sampled protocols need thousands of images): their other values are run by

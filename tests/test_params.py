@@ -68,7 +68,7 @@ def test_bad_values_are_named(path, value, expected):
 def test_cli_exits_2_with_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(changed("quantize.t", [1.5])))
-    code = dth_main(["report", "--params", str(bad), "--gallery-codes", "unused.npz", "--out", str(tmp_path)])
+    code = dth_main(["report", "--params", str(bad), "--out", str(tmp_path)])
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'quantize.t' is [1.5]" in err[0] and str(bad) in err[0]

@@ -8,11 +8,14 @@
 An attempt is a named change of params against the committed params.yaml (e.g. every
 epoch count doubled). Each runs as `dvc exp run --temp -n <name> -S <key=value> ...`
 on the current commit (stages it does not change come from the DVC cache), so the
-working tree is left alone; the command is printed and is what reproduces it. The
-numbers recorded are the experiment's results/summary.json (written by `dth report`),
-flattened: one row per attempt in results/experiments.csv (name, set, about, then
-teacher_map.12, dth_map.48, ...), which is committed and which the report compares with
-the run's own numbers. Needs a committed HEAD with its results (`make run`, commit).
+working tree is left alone; the command is printed and is what reproduces it. One row per
+attempt in results/experiments.csv: name, commit (the experiment's baseline revision: the
+commit it ran on), set, about, then the numbers that today's dth/claims.py computes from the
+result files of the experiment's commit, flattened: summary.json's (teacher_map.12,
+dth_map.48, ...) and claims.json's (claims.6a.verdict, claims.6a.by_k.12.best_diff, ...).
+The appendix shows every row with its commit; a row whose commit's training code or params
+differ from today's enters no verdict (dth/results.py, attempt_is_current). Needs a
+committed HEAD with its results (`make run`, commit).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -43,25 +47,44 @@ def load_attempts() -> list[dict]:
 
 
 def experiments() -> dict[str, dict]:
-    """{experiment name: its summary.json data} for every experiment `dvc exp show` reaches."""
+    """{experiment name: {"rev": its commit, "baseline": the commit it ran on}} for every
+    experiment `dvc exp show` reaches (the first found of a name: the newest)."""
     out = subprocess.run(["dvc", "exp", "show", "--json", "-A"], cwd=ROOT, capture_output=True, text=True, check=True)
     found = {}
 
-    def walk(node):
+    def walk(node, baseline=None):
         if isinstance(node, list):
             for item in node:
-                walk(item)
+                walk(item, baseline)
         elif isinstance(node, dict):
-            name, data = node.get("name"), node.get("data")
-            if name and isinstance(data, dict):
-                summary = (data.get("metrics") or {}).get(SUMMARY, {}).get("data")
-                if summary is not None:
-                    found.setdefault(name, summary)
-            for key in ("experiments", "revs"):
-                if node.get(key):
-                    walk(node[key])
+            name, rev = node.get("name"), node.get("rev")
+            if name and baseline and rev and isinstance(node.get("data"), dict):
+                found.setdefault(name, {"rev": rev, "baseline": baseline})
+            if node.get("experiments"):
+                walk(node["experiments"], rev)
+            for item in node.get("revs") or []:
+                walk(item, baseline or rev)
     walk(json.loads(out.stdout))
     return found
+
+
+def numbers(rev: str) -> dict:
+    """The experiment's summary and claims, computed by today's dth/claims.py from the result files
+    its commit holds (results/ is in git), so that every attempt has the same columns: its
+    summary.json keys, then claims.<claim>.<...> of its claims.json."""
+    from dth.claims import all_claims, summary_of
+    from dth.params import validate
+    from dth.results import load_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "archive", rev, "results", "params.yaml"], cwd=ROOT, capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        params = yaml.safe_load((Path(tmp) / "params.yaml").read_text())
+        for section in ("claims", "service"):  # an experiment of a commit before these sections
+            params.setdefault(section, yaml.safe_load((ROOT / "params.yaml").read_text())[section])
+        run = load_run(validate(params, source=f"{rev[:8]}:params.yaml"), Path(tmp) / "results")
+        return {**flat_keys(summary_of(run)), **flat_keys({"claims": all_claims(run)["claims"]})}
 
 
 def run(attempt: dict, rerun: bool) -> None:
@@ -79,10 +102,11 @@ def record(attempts: list[dict], found: dict) -> None:
         if a["name"] not in found:
             print(f"{a['name']}: no experiment of that name yet (run this script with its name)")
             continue
-        rows.append({"name": a["name"], "set": " ".join(f"-S {kv}" for kv in a["set"]), "about": a["about"],
-                     **flat_keys(found[a["name"]])})
-    table = pd.DataFrame(rows, columns=["name", "set", "about"] + sorted({k for r in rows for k in r} -
-                                                                          {"name", "set", "about"}))
+        exp = found[a["name"]]
+        rows.append({"name": a["name"], "commit": exp["baseline"], "set": " ".join(f"-S {kv}" for kv in a["set"]),
+                     "about": a["about"], **numbers(exp["rev"])})
+    first = ["name", "commit", "set", "about"]
+    table = pd.DataFrame(rows, columns=first + sorted({k for r in rows for k in r} - set(first)))
     if OUT.exists():  # rows recorded before stay unless rerun: attempts whose experiment this checkout's
         # DVC no longer lists, and the learning-rate sweep's (workflow/scripts/sweep_lr.py)
         old = pd.read_csv(OUT, dtype={"name": str})

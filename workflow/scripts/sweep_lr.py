@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from dth.data import load_manifest, load_split  # noqa: E402
 from dth.hardware import describe, resolve_device  # noqa: E402
 from dth.params import load_params, method_epochs, validate  # noqa: E402
-from dth.report import SWEEP_PREFIX as PREFIX, fill_validation, validation_text  # noqa: E402  (claim 6 shows the rows)
+from dth.results import SWEEP_PREFIX as PREFIX, fill_validation, validation_text  # noqa: E402  (the appendix shows the rows)
 
 OUT = ROOT / "results" / "experiments.csv"
 COLUMNS = ["method", "setting", "validation", "bits", "lr", "seed", "validation_map", "final_loss", "train_seconds", "cpu"]
