@@ -262,7 +262,7 @@ def ternary_speed_claim(run: Run) -> dict:
     for k, ratio in latency["ternary_measured_ratio"].items():
         per_k[k] = HOLDS if ratio <= 1 - TERNARY_MIN_GAIN else FAILS
         by_k[k] = {"ratio": r4(ratio), "flop_share": r4(latency["ternary_flop_share"][k]),
-                   "max_speedup": r4(latency["ternary_max_speedup"][k]), "verdict": per_k[k]}
+                   "max_speedup": r4(latency["ternary_max_speedup"][k] or -1.0), "verdict": per_k[k]}
     return with_overall({"by_k": by_k, "min_gain": TERNARY_MIN_GAIN}, per_k)
 
 

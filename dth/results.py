@@ -234,7 +234,11 @@ def read_attempts(path: Path | None, params: dict) -> tuple[pd.DataFrame | None,
     (attempt_is_current of their `commit`; rows recorded before commits were kept have none)."""
     if path is None or not Path(path).exists():
         return None, None
-    recorded = pd.read_csv(path, dtype={"name": str, "set": str, "about": str, "commit": str})
+    try:
+        recorded = pd.read_csv(path, dtype={"name": str, "set": str, "about": str, "commit": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DthError(f"{path}: not a readable CSV ({str(e).strip().splitlines()[-1]}); accepted: the file that "
+                       "workflow/scripts/attempts.py writes (git checkout it, or rerun that script)") from None
     is_sweep = recorded["name"].str.startswith(SWEEP_PREFIX)
     attempts = recorded[~is_sweep].copy()
     commits = attempts["commit"] if "commit" in attempts else pd.Series(np.nan, index=attempts.index)

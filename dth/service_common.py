@@ -29,6 +29,17 @@ from dth.hamming import load_hash_model
 TEMPLATE_KEYS = ("bits", "seed", "layers", "t")
 
 
+def add_model_arguments(parser) -> None:
+    """The arguments both service stages take: the params, the prepared data and the models."""
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    parser.add_argument("--data", default="data/prepared", help="prepared data folder (default: data/prepared)")
+    parser.add_argument("--teacher", default="models/teacher.pt",
+                        help="teacher checkpoint (default: models/teacher.pt)")
+    parser.add_argument("--students", default="models/dth-{bits}-s{seed}.pt",
+                        help="DTH student per k: {bits} -> k, {seed} -> params seed "
+                             "(default: models/dth-{bits}-s{seed}.pt)")
+
+
 def fill(template: str, **values) -> Path:
     """`template` with each {key} of TEMPLATE_KEYS that `values` gives replaced by its value."""
     text = str(template)

@@ -51,20 +51,14 @@ from dth.errors import DthError
 from dth.io import write_json
 from dth.names import t_label
 from dth.params import load_params
-from dth.service_common import cpu_info, fill, load_student, load_teacher, one_thread, summary_us
+from dth.service_common import add_model_arguments, cpu_info, fill, load_student, load_teacher, one_thread, summary_us
 from dth.timing import loop_timer
 
 CPU = torch.device("cpu")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    parser.add_argument("--data", default="data/prepared", help="prepared data folder (default: data/prepared)")
-    parser.add_argument("--teacher", default="models/teacher.pt",
-                        help="teacher checkpoint (default: models/teacher.pt)")
-    parser.add_argument("--students", default="models/dth-{bits}-s{seed}.pt",
-                        help="DTH student per k: {bits} -> k, {seed} -> params seed "
-                             "(default: models/dth-{bits}-s{seed}.pt)")
+    add_model_arguments(parser)
     parser.add_argument("--ternary", default="models/ttq-{layers}-{bits}-t{t}.npz",
                         help="packed ternary student per k: {layers} -> quantize.layers, {bits} -> k, "
                              "{t} -> service.ternary_t (default: models/ttq-{layers}-{bits}-t{t}.npz)")

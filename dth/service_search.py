@@ -68,7 +68,7 @@ from dth.hardware import resolve_amp
 from dth.io import atomic_path, write_json
 from dth.metrics import mean_average_precision
 from dth.params import load_params
-from dth.service_common import (cpu_info, fill, load_student, load_teacher, one_thread, student_penultimate,
+from dth.service_common import (add_model_arguments, cpu_info, fill, load_student, load_teacher, one_thread, student_penultimate,
                                 summary_us)
 from dth.splits import split
 from dth.timing import loop_timer
@@ -79,13 +79,7 @@ KINDS = ("binary", "real", "features")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    parser.add_argument("--data", default="data/prepared", help="prepared data folder (default: data/prepared)")
-    parser.add_argument("--teacher", default="models/teacher.pt",
-                        help="teacher checkpoint (default: models/teacher.pt)")
-    parser.add_argument("--students", default="models/dth-{bits}-s{seed}.pt",
-                        help="DTH student per k: {bits} -> k, {seed} -> params seed "
-                             "(default: models/dth-{bits}-s{seed}.pt)")
+    add_model_arguments(parser)
     parser.add_argument("--model", choices=["teacher", "dth", "all"], default="all",
                         help="measure the teacher (every k: one features index), the DTH students, or both "
                              "(default: all; the pipeline runs one stage for the teacher and one per student)")

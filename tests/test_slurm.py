@@ -22,6 +22,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,7 +226,9 @@ def sacct(c: Cluster, run_id: str, since: str) -> list[dict]:
 
 
 def snakemake_on(c: Cluster, work: Path, profile: Path) -> tuple[int, str, float]:
-    cmd = ["snakemake", "--workflow-profile", str(profile), "--cores", str(c.cpus),
+    # status checks at most 3 s apart (tests/snakemake_quick_polls.py): the plugin's growing waits were most of this test
+    cmd = [sys.executable, str(Path(__file__).with_name("snakemake_quick_polls.py")), "--workflow-profile", str(profile),
+           "--cores", str(c.cpus),
            # a test's short jobs: ask Slurm for their states every few seconds, not every 40
            "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2"]
     start = time.monotonic()
@@ -245,20 +248,20 @@ def test_tiny_pipeline_under_slurm(slurm, tmp_path, tmp_path_factory):
     profile = site_profile(tmp_path / "profile", slurm)
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 120))
 
-    # 1. one input broken: results/experiments.csv, read by the report (the last job), truncated
-    #    in the middle of a quoted field
+    # 1. one input broken: results/experiments.csv, read by the claims (the job before the report),
+    #    truncated in the middle of a quoted field
     attempts = work / "results" / "experiments.csv"
     good = attempts.read_text()
     attempts.write_text(good.splitlines()[0] + '\nlr-1e-3,"quantize.lr=0.001\n')
     rc, out, first_seconds = snakemake_on(slurm, work, profile)
     assert rc != 0, out[-3000:]
     # the failure names the job and its logs: the rule's log and the Slurm job's own log
-    assert "Error in rule report" in out, out[-3000:]
-    assert "logs/report/report.log" in out
-    slurm_logs = re.findall(r"(\S+/\.snakemake/slurm_logs/rule_report/\d+\.log)", out)
+    assert "Error in rule claims" in out, out[-3000:]
+    assert "logs/claims/claims.log" in out
+    slurm_logs = re.findall(r"(\S+/\.snakemake/slurm_logs/rule_claims/\d+\.log)", out)
     assert slurm_logs and all(Path(log).is_file() for log in slurm_logs), out[-3000:]
-    assert "Error in rule report" in Path(slurm_logs[-1]).read_text()
-    assert (work / "logs/report/report.log").read_text().strip()  # the report's traceback
+    assert "Error in rule claims" in Path(slurm_logs[-1]).read_text()
+    assert (work / "logs/claims/claims.log").read_text().strip()  # the claims' error
 
     # every job was an sbatch submission of this run, listed by sacct (accounting) afterwards
     run_id = re.search(r"SLURM run ID: (\S+)", out)[1]
@@ -270,7 +273,7 @@ def test_tiny_pipeline_under_slurm(slurm, tmp_path, tmp_path_factory):
     retries = yaml.safe_load(PROFILE.read_text())["retries"]
     completed = [j for j in jobs if j["State"] == "COMPLETED"]
     failed = [j for j in jobs if j["State"] != "COMPLETED"]
-    assert {j["rule"] for j in failed} == {"report"} and len(failed) == 1 + retries, failed
+    assert {j["rule"] for j in failed} == {"claims"} and len(failed) == 1 + retries, failed
     assert len(completed) == sum(expected.values()) - 1, (expected, completed)
     assert all(j["Account"] == slurm.account and j["Partition"] == slurm.partition for j in jobs)
     threads = yaml.safe_load(PROFILE.read_text())["set-threads"]
@@ -279,20 +282,20 @@ def test_tiny_pipeline_under_slurm(slurm, tmp_path, tmp_path_factory):
     listing = subprocess.run(["sacct", "-X", "--name", run_id, "-S", since, "-o",
                               "JobID,Comment%42,AllocCPUS,ReqMem,State,ExitCode,Elapsed"],
                              env=slurm.env, capture_output=True, text=True).stdout
-    print(f"\nfirst run under Slurm (fails on report): {first_seconds:.0f} s, {len(jobs)} jobs\n{listing}")
+    print(f"\nfirst run under Slurm (fails on claims): {first_seconds:.0f} s, {len(jobs)} jobs\n{listing}")
 
-    # 2. fixed: the rerun resumes; it submits the report alone and redoes nothing else
+    # 2. fixed: the rerun resumes; it submits the claims and the report alone and redoes nothing else
     done = {p: p.stat().st_mtime_ns for top in ("models", "codes", "results/metrics") for p in (work / top).rglob("*")
             if p.is_file()}
     attempts.write_text(good)
     rc, out, second_seconds = snakemake_on(slurm, work, profile)
     assert rc == 0, out[-3000:]
-    assert job_count(out) == {"report": 1, "all": 1}, out[-3000:]
+    assert job_count(out) == {"claims": 1, "report": 1, "all": 1}, out[-3000:]
     rerun = sacct(slurm, re.search(r"SLURM run ID: (\S+)", out)[1], since)
-    assert [(j["rule"], j["State"]) for j in rerun] == [("report", "COMPLETED")]
+    assert sorted((j["rule"], j["State"]) for j in rerun) == [("claims", "COMPLETED"), ("report", "COMPLETED")]
     assert {p: p.stat().st_mtime_ns for p in done} == done
     assert (work / "results" / "REPORT.md").is_file()
-    print(f"rerun under Slurm (report only): {second_seconds:.0f} s")
+    print(f"rerun under Slurm (claims and report only): {second_seconds:.0f} s")
 
     # the same numbers as the local run, and nothing left to do
     got = metrics(work)
