@@ -55,6 +55,14 @@ SAYS = {
 }
 
 
+def cpu_text(cpu) -> str:
+    """'AMD EPYC (AVX512, native bf16)' from the service stages' `cpu` record (or a string)."""
+    if not isinstance(cpu, dict):
+        return str(cpu or "")
+    return f"{cpu.get('model', 'CPU')} ({cpu.get('cpu_capability', '?')}" + (
+        ", native bf16)" if cpu.get("bf16_native") else ", no native bf16)")
+
+
 def wrap(text: str) -> list[str]:
     return textwrap.wrap(text, 110, break_on_hyphens=False) + [""]
 
@@ -204,18 +212,20 @@ def service_details(run: Run, c: dict) -> list[str]:
     out = [f"### 7. {SAYS['7']}: {verdict_text(r7)}", ""]
     search, latency, quality = (run.service.get(x, {}) for x in ("search", "latency", "quality"))
     if r7["verdict"] != "not run":
-        cpu = latency.get("cpu") or search.get("cpu", "")
+        cpu = cpu_text(search.get("cpu") or latency.get("cpu"))
         rows = []
+        bpi = quality.get("bytes_per_item", {}).get("dth", {})
         for k, e in r7["by_k"].items():
             us = search["search_us"]["dth"][k]
             n = str(r7["database_size"])
+            size = bpi.get(k, {})
             rows.append({"bits": k, "binary µs": f"{us['binary'][n]['median']:,.0f}",
                          "real µs": f"{us['real'][n]['median']:,.0f}", "features µs": f"{us['features'][n]['median']:,.0f}",
                          "speed-up": f"{e['speedup']:.0f}x", f"{map_label(run.params)} binary": f"{e['map_binary']:.2f}",
                          "real": f"{e['map_real']:.2f}", "features": f"{e['map_features']:.2f}",
-                         "price (points)": f"{e['price']:+.2f}", "verdict": e["verdict"]})
+                         "price (points)": f"{e['price']:+.2f}", "verdict": e["verdict"],
+                         "bytes per item": "/".join(str(size.get(x, "-")) for x in ("binary", "real", "features"))})
         sizes = ", ".join(f"{int(n):,}" for n in run.params["service"]["database_sizes"])
-        bpi = quality.get("bytes_per_item", {}).get("dth", {})
         out += [*wrap(f"The DTH student of seed {run.params['seed']}: median time of one query (top "
                       f"{search.get('topk', run.params['service']['topk'])}, one thread, index build excluded; {cpu}) at "
                       f"{r7['database_size']:,} items, over its packed codes (faiss IndexBinaryFlat), its hash layer's "
@@ -223,8 +233,7 @@ def service_details(run: Run, c: dict) -> list[str]:
                       f"(IndexFlatL2); mAP on the run's own database. Holds at k when binary is at least "
                       f"{r7['min_speedup']:g}x faster and at most {r7['max_map_price']:g} points below the features. "
                       f"Sizes measured: {sizes} (beyond the real images, items grown from perturbed real features "
-                      f"through the model's own hash layer). Bytes per item: "
-                      + ", ".join(f"{k} {v}" for k, v in bpi.items() if not isinstance(v, dict))),
+                      f"through the model's own hash layer); bytes per item: binary / real / features."),
                 md_table(rows), "", "![query time against database size](figures/service_search.png)", ""]
     if latency:
         out += latency_table(run, latency, search)
@@ -254,7 +263,7 @@ def latency_table(run: Run, latency: dict, search: dict) -> list[str]:
                 s = searched.get("binary", {}).get(n, {}).get("median")
                 row[f"queries/s at {int(n):,}"] = f"{1e6 / (e['median'] + s):,.0f}" if s is not None else "-"
             rows.append(row)
-    return [*wrap(f"One query, end to end ({latency.get('cpu', '')}, {latency.get('precision', '')}, one thread): "
+    return [*wrap(f"One query, end to end ({cpu_text(latency.get('cpu'))}, {latency.get('precision', '')}, one thread): "
                   "encode one image at batch size 1, then search the packed codes; queries per second that one core "
                   "serves = 1 / (encode + search) at the smallest and largest database."), md_table(rows), ""]
 
@@ -262,9 +271,11 @@ def latency_table(run: Run, latency: dict, search: dict) -> list[str]:
 # ----------------------------------------------------------------------------- main
 
 def hardware_line(run: Run) -> str:
+    """The CPU the run's timings come from, its threads and the training precision."""
     h = run.speed["teacher"].get("hardware", {})
-    cpu = run.service.get("latency", {}).get("cpu") or h.get("cpu_capability", "")
-    return f"{cpu}; {h.get('threads', '?')} threads; {run.speed['teacher'].get('amp', '')}"
+    cpu = run.service.get("latency", {}).get("cpu")
+    cpu = cpu_text(cpu) if cpu else h.get("cpu_capability", "")
+    return f"{cpu}, {h.get('threads', '?')} threads, {run.speed['teacher'].get('amp', '')}"
 
 
 def main(args) -> int:
