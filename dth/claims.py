@@ -234,7 +234,7 @@ def service_claim(run: Run) -> dict:
     mAP@all on the run's database at most claims.max_map_price points below theirs, at every k."""
     quality, search = run.service.get("quality"), run.service.get("search")
     if not quality or not search:
-        return {"verdict": NOT_RUN, "detail": "the service_search stage did not run"}
+        return {"verdict": NOT_RUN, "detail": "the service stages did not run"}
     c = run.params["claims"]
     by_k, per_k = {}, {}
     for k, maps in quality["map"]["dth"].items():
@@ -251,18 +251,22 @@ def service_claim(run: Run) -> dict:
 
 
 def ternary_speed_claim(run: Run) -> dict:
-    """Claim T, "ternary weights accelerate retrieval": the ternary student's median one-image
-    encode is at least 10% faster than the full-precision student's at every k (holds), else
-    does not hold; with the share of the FLOPs its ternarised layers carry and the most that a
-    2-bit kernel could buy, 1 / (1 - share)."""
+    """Claim T, "ternary weights accelerate retrieval": holds at k when the ternary student's median
+    one-image encode is at least 10% faster than the full-precision student's AND a 2-bit kernel
+    could buy that much at all: 1 / (1 - share) >= 1 / 0.9, with `share` the multiply-adds its
+    ternarised layers carry (Amdahl's bound; a measured gain beyond it is timing noise, since
+    torch runs the ternary weights as dense floats). Does not hold otherwise."""
     latency = run.service.get("latency")
-    if not latency:
-        return {"verdict": NOT_RUN, "detail": "the service_latency stage did not run"}
+    if not latency or not latency.get("ternary_measured_ratio"):
+        return {"verdict": NOT_RUN, "detail": "the service stages did not run"}
     by_k, per_k = {}, {}
     for k, ratio in latency["ternary_measured_ratio"].items():
-        per_k[k] = HOLDS if ratio <= 1 - TERNARY_MIN_GAIN else FAILS
+        bound = latency["ternary_max_speedup"][k] or float("inf")
+        possible = bound >= 1 / (1 - TERNARY_MIN_GAIN)
+        per_k[k] = HOLDS if ratio <= 1 - TERNARY_MIN_GAIN and possible else FAILS
         by_k[k] = {"ratio": r4(ratio), "flop_share": r4(latency["ternary_flop_share"][k]),
-                   "max_speedup": r4(latency["ternary_max_speedup"][k] or -1.0), "verdict": per_k[k]}
+                   "max_speedup": r4(bound if np.isfinite(bound) else -1.0), "possible": int(possible),
+                   "verdict": per_k[k]}
     return with_overall({"by_k": by_k, "min_gain": TERNARY_MIN_GAIN}, per_k)
 
 

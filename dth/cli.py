@@ -43,6 +43,7 @@ STAGES = {
     "report": ("report", "render REPORT.md, APPENDIX.md, the tables and figures from the claims and the artifacts"),
     "gallery": ("gallery", "draw the retrieval gallery: query images and their top 10 by Hamming distance"),
     "search": ("search", "Hamming search of the database codes with faiss; print or draw the top hits (params: search)"),
+    "service": ("service", "what a retrieval service feels, one model per process: search (claim 7) and one query's latency (params: service)"),
     "service-search": ("service_search", "claim 7: one-query search times of binary codes vs real vectors, 10k-1M items (params: service)"),
     "service-latency": ("service_latency", "one image to its code at batch size 1, one thread; FLOPs and the ternary bound (params: service)"),
 }

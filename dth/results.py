@@ -68,7 +68,7 @@ def fill_validation(sweep: pd.DataFrame) -> pd.Series:
     older = pd.Series([validation_text(h, 0) for h in held], index=sweep.index)
     return recorded.astype(object).where(recorded.notna(), older)
 
-WRITERS = {"service": "service_search / service_latency", "metrics": "evaluate_*", "ternary": "ternarize", "speed": "evaluate_* / encode_teacher / encode_backbone", "train": "train_*/ternarize",
+WRITERS = {"service": "service_teacher / service_student", "metrics": "evaluate_*", "ternary": "ternarize", "speed": "evaluate_* / encode_teacher / encode_backbone", "train": "train_*/ternarize",
            "pr": "evaluate", "pn": "evaluate"}
 
 
@@ -260,15 +260,12 @@ def merge(into: dict, other: dict) -> dict:
 
 
 def read_service(folder: Path, params: dict) -> dict:
-    """{"quality", "search", "latency"}: the files of service_search_teacher, service_search_student
-    (one per k) and service_latency (one per k) under `folder`, merged as one run of each."""
-    models = ["teacher", *[f"dth-{k}" for k in params["bits"]]]
+    """{"quality", "search", "latency"}: the files of the stages service_teacher and service_student
+    (one per k) under `folder`, merged as if one process had measured every model."""
     out: dict = {"quality": {}, "search": {}, "latency": {}}
-    for name in models:
-        merge(out["quality"], read_json(folder / "quality" / f"{name}.json", "service"))
-        merge(out["search"], read_json(folder / "search" / f"{name}.json", "service"))
-    for k in params["bits"]:
-        merge(out["latency"], read_json(folder / "latency" / f"{k}.json", "service"))
+    for name in ["teacher", *[f"dth-{k}" for k in params["bits"]]]:
+        for kind in out:
+            merge(out[kind], read_json(folder / kind / f"{name}.json", "service"))
     return out
 
 

@@ -127,12 +127,14 @@ def measure(models: dict, images: np.ndarray, bits: list[int], amp: str, service
                 out["ternary_layers"][key] = ",".join(ternary)
                 out["ternary_flop_share"][key] = round(share, 6)
                 out["ternary_max_speedup"][key] = round(1.0 / (1.0 - share), 3) if share < 1 else None
-        ratio = out["encode_us"]["ttq"][key]["median"] / max(out["encode_us"]["dth"][key]["median"], 1e-3)
-        out["ternary_measured_ratio"][key] = round(ratio, 3)
+        if "ttq" in models and "dth" in models:
+            ratio = out["encode_us"]["ttq"][key]["median"] / max(out["encode_us"]["dth"][key]["median"], 1e-3)
+            out["ternary_measured_ratio"][key] = round(ratio, 3)
         print(f"k={k}: " + ", ".join(f"{name} {out['encode_us'][name][key]['median']:.0f} us "
                                      f"({out['flops'][name][key] / 1e6:.2f} M multiply-adds)" for name in models)
-              + f"; the ternary layers carry {out['ternary_flop_share'][key]:.1%} of the student's")
-    return out
+              + (f"; the ternary layers carry {out['ternary_flop_share'][key]:.1%} of the student's"
+                 if key in out["ternary_flop_share"] else ""))
+    return {name: value for name, value in out.items() if value}
 
 
 def load_ternary(path, bits: int, shape: tuple, layers: str, t: float):
@@ -144,6 +146,20 @@ def load_ternary(path, bits: int, shape: tuple, layers: str, t: float):
         raise DthError(f"--ternary {path}: layer set {header.get('layer_set')!r} at t={header.get('t')}, but params "
                        f"ask for quantize.layers {layers!r} at service.ternary_t {t}")
     return model
+
+
+def run_latency(params: dict, data, models: dict, bits: list[int], amp: str, why: str) -> dict:
+    """The output record (module docstring) for `models` ({name: {k: model}}) on the query images."""
+    service = params["service"]
+    query_images, _ = load_split(data, "query")
+    if len(query_images) == 0:
+        raise DthError(f"{data}: the query set is empty; accepted: a prepared folder with query images")
+    images = np.array(query_images[:service["warmup"] + service["encode_queries"]])  # in memory, not timed
+    with one_thread():
+        out = {"cpu": cpu_info(), "threads": 1, "precision": "bf16" if amp == "bf16" else "fp32",
+               "precision_reason": why, "warmup": service["warmup"], "queries": service["encode_queries"]}
+        out.update(measure(models, images, bits, amp, service))
+    return out
 
 
 def main(args) -> int:
@@ -158,22 +174,12 @@ def main(args) -> int:
     amp, why = resolve_amp(params["encode"]["amp"], CPU)
     print(f"dth service-latency: {'bf16 autocast' if amp == 'bf16' else 'fp32'} on one CPU thread ({why})",
           file=sys.stderr)
-    manifest = load_manifest(args.data)
-    shape = tuple(int(s) for s in manifest["image_shape"])
-    query_images, _ = load_split(args.data, "query")
-    if len(query_images) == 0:
-        raise DthError(f"{args.data}: the query set is empty; accepted: a prepared folder with query images")
-    images = np.array(query_images[:service["warmup"] + service["encode_queries"]])  # in memory, not timed
-
+    shape = tuple(int(s) for s in load_manifest(args.data)["image_shape"])
     teacher = load_teacher(args.teacher, params["bits"], shape).to(memory_format=torch.channels_last)
     models = {"teacher": {k: teacher for k in bits},
               "dth": {k: load_student(fill(args.students, bits=k, seed=seed), k, shape) for k in bits},
               "ttq": {k: load_ternary(fill(args.ternary, layers=layers, bits=k, t=t_label(t)), k, shape, layers, t)
                       for k in bits}}
-    with one_thread():
-        out = {"cpu": cpu_info(), "threads": 1, "precision": "bf16" if amp == "bf16" else "fp32",
-               "precision_reason": why, "warmup": service["warmup"], "queries": service["encode_queries"]}
-        out.update(measure(models, images, bits, amp, service))
-    write_json(args.out, out)
+    write_json(args.out, run_latency(params, args.data, models, bits, amp, why))
     print(f"dth service-latency: {args.out}")
     return 0

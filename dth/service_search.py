@@ -22,14 +22,15 @@ model's own hash layer (`real`) and its sign (`binary`), so the three indexes ho
 The draws come from numpy default_rng([seed, c]) for chunk c of GROW_CHUNK items: an item does not
 depend on the other sizes, and every model grows from the same rows and the same standard normals.
 
-Timing of a cell (model, k, index, n): `warmup` untimed searches, then query-set items one at a time
+Timing of a cell (model, k, index, n): SEARCH_WARMUP untimed searches, then query-set items one at a time
 (index.search(q[i:i+1], service.topk)), timed with time.perf_counter, until `search_queries` are
 timed or the timed ones add up to `search_seconds` (never fewer than 5). Index building is not
 timed. An index grows in place through the sizes in increasing order; one index is held at a time,
 besides the hash outputs of the largest database (n x the sum of the k of that model, float32).
 
-Quality (no timing, no synthetic item; the images are encoded in fp32 whatever encode.amp, so the
-numbers do not depend on the machine's precision): mAP@evaluate.topk (null: all) of the query set
+Quality (no timing, no synthetic item; the images are encoded in the run's precision, encode.amp,
+as `dth evaluate` encodes them, so `binary_stable` is the `map` of results/metrics on the same
+machine): mAP@evaluate.topk (null: all) of the query set
 against the run's database. binary: dth.metrics' tie-aware mAP of the packed codes (binary_stable:
 ties by database index, the `map` of results/metrics); real, features: ranked by L2 distance, ties
 by database index (`real_valued_map`). Relevant = sharing a label.
@@ -45,7 +46,7 @@ Outputs (written atomically; every key of k or n is a string):
     --curve    CSV model,bits,kind,database_size,median_us,p95_us,queries,bytes_per_item: one row per
                measured cell (the teacher's features rows have an empty bits), for a log-log figure.
 
-params: service (database_sizes, growth_noise, topk, search_queries, search_seconds, warmup), seed,
+params: service (database_sizes, growth_noise, topk, search_queries, search_seconds), seed,
 bits, data (pool and split), encode.batch_size, evaluate.topk.
 """
 
@@ -75,6 +76,7 @@ from dth.timing import loop_timer
 
 GROW_CHUNK = 32768  # synthetic items drawn per generator (part of the items' definition: do not change)
 MIN_QUERIES = 5     # timed searches per cell, whatever search_seconds
+SEARCH_WARMUP = 2   # untimed searches per cell: each scans the whole index, so one already warms it
 KINDS = ("binary", "real", "features")
 
 
@@ -209,9 +211,9 @@ def new_index(kind: str, dim: int):
 def time_search(index, queries: np.ndarray, topk: int, service: dict) -> list[float]:
     """Seconds of each timed one-query search (see the module docstring)."""
     nq = len(queries)
-    for i in range(service["warmup"]):
+    for i in range(SEARCH_WARMUP):
         index.search(queries[i % nq:i % nq + 1], topk)
-    times, spent, i = [], 0.0, service["warmup"]
+    times, spent, i = [], 0.0, SEARCH_WARMUP
     while len(times) < service["search_queries"] and (len(times) < MIN_QUERIES or spent < service["search_seconds"]):
         q = queries[i % nq:i % nq + 1]
         start = time.perf_counter()
@@ -320,9 +322,8 @@ def main(args) -> int:
     for name, model, penultimate, heads in spaces:
         model.to(memory_format=torch.channels_last)
         with loop_timer("encode"):
-            q_feat = encode_features(penultimate, q_images, batch, f"{name} query")
-            db_feat = encode_features(penultimate, db_images, batch, f"{name} database")
-            # the other images are only searched, never scored: the run's precision (encode.amp)
+            q_feat = encode_features(penultimate, q_images, batch, f"{name} query", amp)
+            db_feat = encode_features(penultimate, db_images, batch, f"{name} database", amp)
             extra_feat = encode_features(penultimate, extra, batch, f"{name} other images", amp)
         real = db_feat if extra_feat is None else np.concatenate([db_feat, extra_feat])
         del extra_feat

@@ -179,7 +179,7 @@ def test_tiny_pipeline_under_dvc_and_snakemake(tiny_runs):
     produced = artifacts(by_dvc)
     assert produced == artifacts(by_smk)
     assert {"results/REPORT.md", "results/APPENDIX.md", "results/claims.json", "results/gallery/gallery.png",
-            "results/service/quality/teacher.json", "results/service/latency/8.json"} <= produced
+            "results/service/quality/teacher.json", "results/service/latency/dth-8.json"} <= produced
     # the answer first: every claim and its verdict within REPORT.md's first 40 lines
     first = (by_dvc / "results" / "REPORT.md").read_text().splitlines()[:40]
     claims = json.loads((by_dvc / "results" / "claims.json").read_text())["claims"]
@@ -303,8 +303,7 @@ def test_dvc_and_snakemake_plan_the_same_reruns_after_a_params_change(tiny_runs)
     assert {c.split()[1] for c in plan} == {"train-backbone", "encode", "evaluate", "claims", "report"}, plan
     # the 95% level re-judges and re-renders, nothing else; a service param reruns the service stages
     assert {c.split()[1] for c in plans["claims.confidence"][0]} == {"claims", "report"}
-    assert {c.split()[1] for c in plans["service.search_queries"][0]} == {"service-search", "service-latency",
-                                                                         "claims", "report"}
+    assert {c.split()[1] for c in plans["service.search_queries"][0]} == {"service", "claims", "report"}
 
 
 @pytest.mark.slow

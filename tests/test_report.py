@@ -147,8 +147,8 @@ def service_files():
     latency = {"cpu": "cpu", "precision": "bf16",
                "encode_us": {m: {k: {"median": us, "p95": us} for k in ("12", "48")}
                              for m, us in (("teacher", 3000.0), ("dth", 300.0), ("ttq", 310.0))},
-               "ternary_measured_ratio": {"12": 1.03, "48": 0.85}, "ternary_flop_share": {"12": 0.2, "48": 0.2},
-               "ternary_max_speedup": {"12": 1.25, "48": 1.25}}
+               "ternary_measured_ratio": {"12": 1.03, "48": 0.85}, "ternary_flop_share": {"12": 0.2, "48": 0.02},
+               "ternary_max_speedup": {"12": 1.25, "48": 1.02}}
     return {"quality": quality, "search": search, "latency": latency}
 
 
@@ -159,7 +159,11 @@ def test_claims_7_and_t_and_the_answer_first_report():
     # 12 bits: 80x faster, 0.01 below the features -> holds; 48: 8x < 10x -> fails
     assert claims["7"]["by_k"]["12"]["verdict"] == "holds" and claims["7"]["by_k"]["48"]["verdict"] == "does not hold"
     assert claims["7"]["verdict"] == "mixed"
-    assert claims["T"]["by_k"]["48"]["verdict"] == "holds" and claims["T"]["verdict"] == "mixed"
+    # T: 12 bits is slower; at 48 bits 15% faster, but its ternary layers carry 2% of the work, so a
+    # 2-bit kernel could buy at most 1.02x: the gain is noise and the claim does not hold
+    assert claims["T"]["by_k"]["48"]["verdict"] == "does not hold" and claims["T"]["verdict"] == "does not hold"
+    run.service["latency"]["ternary_max_speedup"]["48"] = 1.25
+    assert all_claims(run)["claims"]["T"]["by_k"]["48"]["verdict"] == "holds"
     assert claims["2"]["speed"]["student_speedup"] == pytest.approx(10.0)
     # the claims table comes first: every claim within the first 40 lines, with its verdict
     text = "\n".join(answer(run, all_claims(run)))
