@@ -234,7 +234,7 @@ def service_details(run: Run, c: dict) -> list[str]:
                       f"{r7['min_speedup']:g}x faster and at most {r7['max_map_price']:g} points below the features. "
                       f"Sizes measured: {sizes} (beyond the real images, items grown from perturbed real features "
                       f"through the model's own hash layer); bytes per item: binary / real / features."),
-                md_table(rows), "", "![query time against database size](figures/service_search.png)", ""]
+                md_table(rows), "", *growth_text(search, run.params), "![query time against database size](figures/service_search.png)", ""]
     if latency:
         out += latency_table(run, latency, search)
     out += [f"### T. {SAYS['T']}: {verdict_text(rt)}", ""]
@@ -249,6 +249,22 @@ def service_details(run: Run, c: dict) -> list[str]:
                       "ternary kernel here); a kernel that made the ternarised layers free would buy at most "
                       "1 / (1 - share), so a measured gain beyond that bound is timing noise."), md_table(rows), ""]
     return out
+
+
+def growth_text(search: dict, params: dict) -> list[str]:
+    """How each search cost grows: ns per database item, from the two largest sizes (flat
+    indexes scan every item, so the time grows linearly with the database)."""
+    sizes = sorted(int(n) for n in params["service"]["database_sizes"])
+    if len(sizes) < 2:
+        return []
+    a, b = str(sizes[-2]), str(sizes[-1])
+    parts = []
+    for model, name in (("dth", "DTH student"), ("teacher", "teacher")):
+        for k, cells in search.get("search_us", {}).get(model, {}).items():
+            slope = {kind: 1e3 * (c[b]["median"] - c[a]["median"]) / (int(b) - int(a)) for kind, c in cells.items()}
+            parts.append(f"{name} {k} bits: " + ", ".join(f"{kind} {v:.1f}" for kind, v in slope.items()))
+    return wrap("Growth (flat indexes scan every item, so time grows linearly with the database): ns per "
+                f"item between {int(a):,} and {int(b):,} items, " + "; ".join(parts) + ".")
 
 
 def latency_table(run: Run, latency: dict, search: dict) -> list[str]:

@@ -71,7 +71,7 @@ from dth.metrics import mean_average_precision
 from dth.params import load_params
 from dth.service_common import (add_model_arguments, cpu_info, fill, load_student, load_teacher, one_thread, student_penultimate,
                                 summary_us)
-from dth.splits import split
+from dth.splits import check_protocol, split
 from dth.timing import loop_timer
 
 GROW_CHUNK = 32768  # synthetic items drawn per generator (part of the items' definition: do not change)
@@ -99,11 +99,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def other_images(data: dict, manifest: dict, data_dir) -> np.ndarray | None:
     """uint8 (m, H, W, C): the pool's images that are neither query, train nor database of the run's
-    split, in pool order; None where the pool holds no images in memory (nus-wide)."""
+    split, in pool order; None where the protocol leaves none (its database is every image outside
+    the query, or train, set: nothing is read) or the pool holds no images in memory (nus-wide)."""
     for key in ("dataset", "protocol", "split_seed"):
         if manifest.get(key) != data[key]:
             raise DthError(f"{data_dir}/manifest.json: {key} is {manifest.get(key)!r} but params 'data.{key}' is "
                            f"{data[key]!r}; accepted: data prepared from these params (run `dth prepare`)")
+    spec = check_protocol(data["dataset"], data["protocol"])
+    if spec.kind != "disjoint" or not spec.database_per_class:  # the database is every image but the others
+        return None
     pool = read_pool(data)
     if pool.images is None:
         return None

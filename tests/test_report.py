@@ -262,3 +262,28 @@ def test_the_doubled_epochs_attempt_doubles_every_epoch_count_of_params_yaml():
     doubled = next(a for a in attempts if a["name"] == "doubled-epochs")
     sets = dict(kv.split("=", 1) for kv in doubled["set"])
     assert sets == {f"{section}.epochs": str(2 * PARAMS[section]["epochs"]) for section in ("teacher", "student", "quantize")}
+
+
+def test_the_claims_and_the_report_rerun_from_a_clone_holding_only_gits_files(tmp_path, monkeypatch):
+    """`dth claims` and `dth report` need no DVC cache: in a plain `git clone` of this repository
+    they remake results/claims.json exactly as committed, and REPORT.md and APPENDIX.md."""
+    import json
+    import shutil
+
+    from dth.cli import main as dth_main
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs this repository's git history")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, capture_output=True)
+    committed = json.loads((clone / "results" / "claims.json").read_text())
+    monkeypatch.chdir(clone)
+    common = ["--params", "params.yaml", "--results", "results", "--attempts", "results/experiments.csv",
+              "--service", "results/service"]
+    assert dth_main(["claims", *common, "--out", str(tmp_path / "claims.json"),
+                     "--summary", str(tmp_path / "summary.json")]) == 0
+    assert json.loads((tmp_path / "claims.json").read_text()) == committed
+    assert dth_main(["report", *common, "--claims", str(tmp_path / "claims.json"), "--out", str(tmp_path / "out")]) == 0
+    first = (tmp_path / "out" / "REPORT.md").read_text().splitlines()[:40]
+    assert all(any(line.startswith(f"| {n} ") for line in first) for n in committed["claims"])
+    assert (tmp_path / "out" / "APPENDIX.md").is_file()

@@ -101,7 +101,8 @@ def tiny_run(tmp_path, monkeypatch):
     monkeypatch.setattr("dth.prepare.split", tiny_split)
     monkeypatch.setattr("dth.service_search.split", tiny_split)
     make_tiny_fashion_mnist(tmp_path / "fmnist", n_train=200, n_test=50)
-    write_params(tmp_path / "params.yaml", root=str(tmp_path / "fmnist"), protocol="full")
+    # a sampled protocol (split patched to tiny sizes above) leaves images in no set: the "other real images"
+    write_params(tmp_path / "params.yaml", root=str(tmp_path / "fmnist"), protocol="1k-10k")
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
     params.update(bits=BITS, seed=0)
     params["quantize"].update(layers="fc", t=[0.05, 0.1])
