@@ -16,6 +16,11 @@ dth_map.48, ...) and claims.json's (claims.6a.verdict, claims.6a.by_k.12.best_di
 The appendix shows every row with its commit; a row whose commit's training code or params
 differ from today's enters no verdict (dth/results.py, attempt_is_current). Needs a
 committed HEAD with its results (`make run`, commit).
+
+Do not edit dth/ while an attempt runs: its stages run the `dth` command of .venv, an editable
+install of this checkout, so an experiment runs the working tree's code, not its commit's (the
+first `all-seeds` run trained its 30 students, then failed at its `claims` stage because the
+claims code had changed under it in the meantime).
 """
 
 from __future__ import annotations
