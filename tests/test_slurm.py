@@ -274,7 +274,8 @@ def test_tiny_pipeline_under_slurm(slurm, tmp_path, tmp_path_factory):
     completed = [j for j in jobs if j["State"] == "COMPLETED"]
     failed = [j for j in jobs if j["State"] != "COMPLETED"]
     assert {j["rule"] for j in failed} == {"claims"} and len(failed) == 1 + retries, failed
-    assert len(completed) == sum(expected.values()) - 1, (expected, completed)
+    # every planned job completed but the claims and the report, which needs them and never started
+    assert len(completed) == sum(expected.values()) - 2, (expected, completed)
     assert all(j["Account"] == slurm.account and j["Partition"] == slurm.partition for j in jobs)
     threads = yaml.safe_load(PROFILE.read_text())["set-threads"]
     for j in jobs:  # CPUs as the rule's threads (the profile's, capped at this node's CPUs)
