@@ -35,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from dth.errors import DthError
 from dth.params import flat_keys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,8 +109,13 @@ def record(attempts: list[dict], found: dict) -> None:
             print(f"{a['name']}: no experiment of that name yet (run this script with its name)")
             continue
         exp = found[a["name"]]
+        try:
+            measured = numbers(exp["rev"])
+        except DthError as e:  # an experiment that failed or was stopped before its last stage
+            print(f"{a['name']}: not recorded, its experiment {exp['rev'][:8]} lacks result files ({e})")
+            continue
         rows.append({"name": a["name"], "commit": exp["baseline"], "set": " ".join(f"-S {kv}" for kv in a["set"]),
-                     "about": a["about"], **numbers(exp["rev"])})
+                     "about": a["about"], **measured})
     first = ["name", "commit", "set", "about"]
     table = pd.DataFrame(rows, columns=first + sorted({k for r in rows for k in r} - set(first)))
     if OUT.exists():  # rows recorded before stay unless rerun: attempts whose experiment this checkout's
