@@ -193,15 +193,11 @@ def method_label(row) -> str:
 
 # ----------------------------------------------------------------------------- recorded attempts
 
-# The modules whose code decides a trained model's numbers (the deps of the training, ternarize,
-# encode and evaluate stages in dvc.yaml), and the params sections that only the claims, the
-# report and the service stages read. An attempt recorded at another commit counts as today's
-# when neither these modules nor the other params sections changed since.
-TRAINING_CODE = [f"dth/{name}" for name in (
-    "baselines.py", "data.py", "datasets.py", "encode.py", "errors.py", "evaluate.py", "hamming.py",
-    "hardware.py", "io.py", "losses.py", "metrics.py", "models.py", "names.py", "params.py",
-    "params.schema.yaml", "prepare.py", "splits.py", "students.py", "ternarize.py", "ternary.py",
-    "timing.py", "train.py", "train_backbone.py", "train_student.py", "train_teacher.py")]
+# The stages of dvc.yaml whose code decides a trained model's numbers (training, ternarize,
+# encode, evaluate), and the params sections that only the claims, the report and the service
+# stages read. An attempt recorded at another commit counts as today's when neither those
+# stages' dth/ deps nor the other params sections changed since.
+TRAINING_STAGES = ("prepare", "train_", "ternarize", "encode_", "evaluate_")
 NOT_TRAINING_SECTIONS = {"claims", "service", "search"}
 
 
@@ -209,15 +205,30 @@ def _git(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
 
 
+def training_code(root: Path = Path(".")) -> list[str]:
+    """The dth/ files that the TRAINING_STAGES of the work tree's dvc.yaml depend on (the
+    repository holding `root`); [] outside a git work tree or without dvc.yaml."""
+    top = _git("rev-parse", "--show-toplevel", cwd=root)
+    dvc_yaml = Path(top.stdout.strip()) / "dvc.yaml"
+    if top.returncode != 0 or not dvc_yaml.is_file():
+        return []
+    stages = (yaml.safe_load(dvc_yaml.read_text()) or {}).get("stages", {})
+    return sorted({dep for name, stage in stages.items() if name.startswith(TRAINING_STAGES)
+                   for dep in stage.get("deps", []) if dep.startswith("dth/")})
+
+
 def attempt_is_current(commit, params: dict, root: Path = Path(".")) -> bool:
     """Whether an attempt run on `commit` trained with today's code and params: the training
-    modules (TRAINING_CODE) are the same at that commit and in the work tree, and so are its
+    code (training_code: the deps under dth/ of dvc.yaml's training, ternarize, encode and
+    evaluate stages) is the same at that commit and in the work tree, and so are its
     params.yaml's sections that training reads (all but NOT_TRAINING_SECTIONS) and `params`'.
-    False when git does not know the commit (a copy of the repository without its history)."""
+    False when git does not know the commit (a copy of the repository without its history)
+    or the work tree has no dvc.yaml to name the training code."""
     if not isinstance(commit, str) or not commit.strip():
         return False
     try:
-        if _git("diff", "--quiet", commit.strip(), "--", *TRAINING_CODE, cwd=root).returncode != 0:
+        code = training_code(root)
+        if not code or _git("diff", "--quiet", commit.strip(), "--", *code, cwd=root).returncode != 0:
             return False
         shown = _git("show", f"{commit.strip()}:params.yaml", cwd=root)
     except OSError:

@@ -120,6 +120,10 @@ def git(repo, *args):
 def test_an_attempt_is_current_until_the_training_code_or_its_params_change(tmp_path):
     (tmp_path / "dth").mkdir()
     (tmp_path / "dth" / "train.py").write_text("x = 1\n")
+    (tmp_path / "dth" / "report.py").write_text("y = 1\n")
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        "train_teacher": {"cmd": "dth train-teacher", "deps": ["data/prepared", "dth/train.py"]},
+        "report": {"cmd": "dth report", "deps": ["dth/report.py"]}}}))
     params = params_for()
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     git(tmp_path, "init", "-q")
@@ -130,7 +134,12 @@ def test_an_attempt_is_current_until_the_training_code_or_its_params_change(tmp_
     assert attempt_is_current(head, {**params, "claims": {"confidence": 0.9}}, tmp_path)  # not a training section
     assert not attempt_is_current(head, {**params, "seeds": [0]}, tmp_path)
     assert not attempt_is_current("0" * 40, params, tmp_path) and not attempt_is_current(np.nan, params, tmp_path)
+    (tmp_path / "dth" / "report.py").write_text("y = 2\n")  # not a training stage's code
+    assert attempt_is_current(head, params, tmp_path)
     (tmp_path / "dth" / "train.py").write_text("x = 2\n")
+    assert not attempt_is_current(head, params, tmp_path)
+    (tmp_path / "dvc.yaml").unlink()  # nothing names the training code
+    (tmp_path / "dth" / "train.py").write_text("x = 1\n")
     assert not attempt_is_current(head, params, tmp_path)
 
 
