@@ -30,15 +30,15 @@ data: venv
 run: data
 	dvc repro
 
-# Two pytest-xdist workers, each test file on one of them (--dist loadfile: test_dag.py's tests share
-# the tiny runs of tests/tiny.py, made once per worker): the Slurm test, which mostly waits on the
-# cluster's status checks, runs beside the tiny pipelines. (Not --dist loadgroup: pytest-xdist 3.8
-# marks a group by editing the test's node id, which pytest 9 no longer reads, so the groups fell
-# apart and both workers ran the tiny pipelines.)
-# OMP_WAIT_POLICY=PASSIVE: OpenMP threads of the two workers' torch processes sleep, not spin, when
-# idle (the numbers do not change; 2 cores run 3 or 4 such threads at times).
+# Three pytest-xdist workers on the two cores, whole test files to each (--dist loadfile, refined by
+# tests/conftest.py: the files that share the tiny DVC run go to one worker, each preset is a unit of
+# its own, the longest units start first). Three, not two: the Slurm run (tests/test_slurm.py) mostly
+# waits on the cluster, and a third worker uses the core it leaves idle. (Not --dist loadgroup:
+# pytest-xdist 3.8 marks a group by editing the test's node id, which pytest 9 no longer reads.)
+# OMP_NUM_THREADS=1: each torch process on one thread, so that three workers' processes do not ask
+# two cores for six threads; OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep, not spin.
 test: data
-	OMP_WAIT_POLICY=PASSIVE python -m pytest -q --durations=15 -n 2 --dist loadfile
+	OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 python -m pytest -q --durations=15 -n 3 --dist loadfile
 
 test-fast: data
 	python -m pytest -q -m "not slow"

@@ -4,14 +4,19 @@ Each preset's params with only sizes shrunk (one code length, seed and threshold
 small batches, a few dozen images written in the dataset's upstream format): the real
 architectures (a ResNet-50 teacher started from ImageNet-shaped weights in a temporary
 TORCH_HOME, seeing 224 px; the DSH student at the dataset's own size), every compared method
-of the preset, run by `dvc repro` to a report. `prepare` runs in this process first: torchvision
-checks CIFAR-10's files against the real dataset's md5s, and NUS-WIDE's 2100 protocol needs
-some 13,000 images, so the test patches those two facts here (tests/test_prepare.py runs the
-readers and protocols themselves) and then lets DVC record the prepared data and run the rest.
-Marked slow: about 2 minutes per preset on 2 cores.
+of the preset, run to a report: every command that `dvc repro` would run for the preset, as
+`dvc repro --dry --force` lists them and in its order, each run in this process (`dth.cli.main`).
+In this process because a stage's start-up (Python, torch, DVC's own bookkeeping) was most of
+these runs' time and `make test` must fit 10 minutes; DVC's bookkeeping of a finished run
+(dvc.lock, the cache, `dvc status`) is checked on the same dvc.yaml by the tiny pipeline
+(tests/test_dag.py, tests/test_dvc_remote.py). `prepare` runs first with two facts patched:
+torchvision checks CIFAR-10's files against the real dataset's md5s, and NUS-WIDE's 2100
+protocol needs some 13,000 images (tests/test_prepare.py runs the readers and protocols
+themselves). Marked slow: about a minute per preset on 2 cores.
 """
 
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -22,7 +27,7 @@ from dth.cli import main as dth_main
 from dth.models import load_model
 from dth.names import student_name, ternary_name
 from tests.fakes import make_tiny_cifar10, make_tiny_nus_wide, patch_cifar10_md5, write_fake_imagenet_weights
-from tests.test_dag import ENV, REPO, checkout_copy, run
+from tests.test_dag import REPO, checkout_copy, run
 
 
 def shrunk(preset: str, root: str) -> dict:
@@ -67,11 +72,14 @@ def test_preset_runs_end_to_end_at_its_real_shapes(preset, tmp_path, monkeypatch
     weights_file, weights = write_fake_imagenet_weights(torch_home, params["teacher"]["arch"])
     work = checkout_copy(tmp_path / "repo", params)
 
+    commands = dvc_commands_in_order(work)
+    assert commands[0] == "dth prepare --params params.yaml --out data/prepared", commands[:2]
+    assert {c.split()[1] for c in commands} == {"prepare", "train-teacher", "train-student", "ternarize", "encode",
+                                                "evaluate", "service", "claims", "report", "gallery"}, commands
     monkeypatch.chdir(work)
-    assert dth_main(["prepare", "--params", "params.yaml", "--out", "data/prepared"]) == 0
-    env = {**ENV, "TORCH_HOME": str(torch_home)}
-    run(["dvc", "commit", "-f", "prepare"], work, env=env)
-    run(["dvc", "repro"], work, timeout=1500, env=env)
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
+    for command in commands:
+        assert dth_main(shlex.split(command)[1:]) == 0, command
 
     teacher, ckpt = load_model(work / "models" / "teacher.pt")
     assert ckpt["config"]["arch"] == "resnet50" and ckpt["config"]["input_size"] == 224
@@ -90,4 +98,9 @@ def test_preset_runs_end_to_end_at_its_real_shapes(preset, tmp_path, monkeypatch
     report = (work / "results" / "REPORT.md").read_text()
     assert "### 6a." in report and ("mAP@10" in report) == (preset == "nus-wide")
     assert weights_file.is_file()  # read from the cache, not downloaded elsewhere
-    assert "up to date" in run(["dvc", "status"], work, env=env)
+
+
+def dvc_commands_in_order(work) -> list[str]:
+    """The commands of every stage of `work`'s DAG, in the order `dvc repro` runs them."""
+    out = run(["dvc", "repro", "--dry", "--force"], work)
+    return [" ".join(line[2:].split()) for line in out.splitlines() if line.startswith("> ")]

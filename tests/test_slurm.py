@@ -17,7 +17,6 @@ has its measured time. A cluster this test started is taken down again; one that
 left running.
 """
 
-import json
 import os
 import re
 import socket
@@ -36,7 +35,7 @@ from snakemake_executor_plugin_slurm.validation import validate_slurm_extra
 from snakemake_interface_common.exceptions import WorkflowError
 
 from tests.test_dag import ENV, REPO, checkout_copy, run
-from tests.tiny import local_metrics, metrics, tiny_checkout
+from tests.tiny import local_metrics, metrics, sharing_snakemake_run, tiny_checkout
 
 PROFILE = REPO / "workflow" / "profiles" / "slurm" / "config.yaml"
 SCRIPT = REPO / "workflow" / "scripts" / "slurm_cluster.sh"
@@ -226,11 +225,11 @@ def sacct(c: Cluster, run_id: str, since: str) -> list[dict]:
 
 
 def snakemake_on(c: Cluster, work: Path, profile: Path) -> tuple[int, str, float]:
-    # status checks at most 3 s apart (tests/snakemake_quick_polls.py): the plugin's growing waits were most of this test
+    # status checks at most 1 s apart (tests/snakemake_quick_polls.py): the plugin's growing waits were most of this test
     cmd = [sys.executable, str(Path(__file__).with_name("snakemake_quick_polls.py")), "--workflow-profile", str(profile),
            "--cores", str(c.cpus),
            # a test's short jobs: ask Slurm for their states every few seconds, not every 40
-           "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2"]
+           "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1"]
     start = time.monotonic()
     p = subprocess.run(cmd, cwd=work, env=c.env, capture_output=True, text=True, timeout=1800)
     return p.returncode, p.stdout + p.stderr, time.monotonic() - start
@@ -245,61 +244,63 @@ def job_count(out: str) -> dict[str, int]:
 @pytest.mark.slow
 def test_tiny_pipeline_under_slurm(slurm, tmp_path, tmp_path_factory):
     work = tiny_checkout(tmp_path / "repo", tmp_path_factory)
-    profile = site_profile(tmp_path / "profile", slurm)
-    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 120))
+    # tests/test_dag.py compares a copy of this run with its DVC run once it has passed (tests/tiny.py)
+    with sharing_snakemake_run(tmp_path_factory, work):
+        profile = site_profile(tmp_path / "profile", slurm)
+        since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 120))
 
-    # 1. one input broken: results/experiments.csv, read by the claims (the job before the report),
-    #    truncated in the middle of a quoted field
-    attempts = work / "results" / "experiments.csv"
-    good = attempts.read_text()
-    attempts.write_text(good.splitlines()[0] + '\nlr-1e-3,"quantize.lr=0.001\n')
-    rc, out, first_seconds = snakemake_on(slurm, work, profile)
-    assert rc != 0, out[-3000:]
-    # the failure names the job and its logs: the rule's log and the Slurm job's own log
-    assert "Error in rule claims" in out, out[-3000:]
-    assert "logs/claims/claims.log" in out
-    slurm_logs = re.findall(r"(\S+/\.snakemake/slurm_logs/rule_claims/\d+\.log)", out)
-    assert slurm_logs and all(Path(log).is_file() for log in slurm_logs), out[-3000:]
-    assert "Error in rule claims" in Path(slurm_logs[-1]).read_text()
-    assert (work / "logs/claims/claims.log").read_text().strip()  # the claims' error
+        # 1. one input broken: results/experiments.csv, read by the claims (the job before the report),
+        #    truncated in the middle of a quoted field
+        attempts = work / "results" / "experiments.csv"
+        good = attempts.read_text()
+        attempts.write_text(good.splitlines()[0] + '\nlr-1e-3,"quantize.lr=0.001\n')
+        rc, out, first_seconds = snakemake_on(slurm, work, profile)
+        assert rc != 0, out[-3000:]
+        # the failure names the job and its logs: the rule's log and the Slurm job's own log
+        assert "Error in rule claims" in out, out[-3000:]
+        assert "logs/claims/claims.log" in out
+        slurm_logs = re.findall(r"(\S+/\.snakemake/slurm_logs/rule_claims/\d+\.log)", out)
+        assert slurm_logs and all(Path(log).is_file() for log in slurm_logs), out[-3000:]
+        assert "Error in rule claims" in Path(slurm_logs[-1]).read_text()
+        assert (work / "logs/claims/claims.log").read_text().strip()  # the claims' error
 
-    # every job was an sbatch submission of this run, listed by sacct (accounting) afterwards
-    run_id = re.search(r"SLURM run ID: (\S+)", out)[1]
-    jobs = sacct(slurm, run_id, since)
-    submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", out)
-    assert sorted(j["JobID"] for j in jobs) == sorted(submitted)
-    expected = job_count(out)
-    expected.pop("all")
-    retries = yaml.safe_load(PROFILE.read_text())["retries"]
-    completed = [j for j in jobs if j["State"] == "COMPLETED"]
-    failed = [j for j in jobs if j["State"] != "COMPLETED"]
-    assert {j["rule"] for j in failed} == {"claims"} and len(failed) == 1 + retries, failed
-    # every planned job completed but the claims and the report, which needs them and never started
-    assert len(completed) == sum(expected.values()) - 2, (expected, completed)
-    assert all(j["Account"] == slurm.account and j["Partition"] == slurm.partition for j in jobs)
-    threads = yaml.safe_load(PROFILE.read_text())["set-threads"]
-    for j in jobs:  # CPUs as the rule's threads (the profile's, capped at this node's CPUs)
-        assert int(j["AllocCPUS"]) == min(threads.get(j["rule"], 1), slurm.cpus), j
-    listing = subprocess.run(["sacct", "-X", "--name", run_id, "-S", since, "-o",
-                              "JobID,Comment%42,AllocCPUS,ReqMem,State,ExitCode,Elapsed"],
-                             env=slurm.env, capture_output=True, text=True).stdout
-    print(f"\nfirst run under Slurm (fails on claims): {first_seconds:.0f} s, {len(jobs)} jobs\n{listing}")
+        # every job was an sbatch submission of this run, listed by sacct (accounting) afterwards
+        run_id = re.search(r"SLURM run ID: (\S+)", out)[1]
+        jobs = sacct(slurm, run_id, since)
+        submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", out)
+        assert sorted(j["JobID"] for j in jobs) == sorted(submitted)
+        expected = job_count(out)
+        expected.pop("all")
+        retries = yaml.safe_load(PROFILE.read_text())["retries"]
+        completed = [j for j in jobs if j["State"] == "COMPLETED"]
+        failed = [j for j in jobs if j["State"] != "COMPLETED"]
+        assert {j["rule"] for j in failed} == {"claims"} and len(failed) == 1 + retries, failed
+        # every planned job completed but the claims and the report, which needs them and never started
+        assert len(completed) == sum(expected.values()) - 2, (expected, completed)
+        assert all(j["Account"] == slurm.account and j["Partition"] == slurm.partition for j in jobs)
+        threads = yaml.safe_load(PROFILE.read_text())["set-threads"]
+        for j in jobs:  # CPUs as the rule's threads (the profile's, capped at this node's CPUs)
+            assert int(j["AllocCPUS"]) == min(threads.get(j["rule"], 1), slurm.cpus), j
+        listing = subprocess.run(["sacct", "-X", "--name", run_id, "-S", since, "-o",
+                                  "JobID,Comment%42,AllocCPUS,ReqMem,State,ExitCode,Elapsed"],
+                                 env=slurm.env, capture_output=True, text=True).stdout
+        print(f"\nfirst run under Slurm (fails on claims): {first_seconds:.0f} s, {len(jobs)} jobs\n{listing}")
 
-    # 2. fixed: the rerun resumes; it submits the claims and the report alone and redoes nothing else
-    done = {p: p.stat().st_mtime_ns for top in ("models", "codes", "results/metrics") for p in (work / top).rglob("*")
-            if p.is_file()}
-    attempts.write_text(good)
-    rc, out, second_seconds = snakemake_on(slurm, work, profile)
-    assert rc == 0, out[-3000:]
-    assert job_count(out) == {"claims": 1, "report": 1, "all": 1}, out[-3000:]
-    rerun = sacct(slurm, re.search(r"SLURM run ID: (\S+)", out)[1], since)
-    assert sorted((j["rule"], j["State"]) for j in rerun) == [("claims", "COMPLETED"), ("report", "COMPLETED")]
-    assert {p: p.stat().st_mtime_ns for p in done} == done
-    assert (work / "results" / "REPORT.md").is_file()
-    print(f"rerun under Slurm (claims and report only): {second_seconds:.0f} s")
+        # 2. fixed: the rerun resumes; it submits the claims and the report alone and redoes nothing else
+        done = {p: p.stat().st_mtime_ns for top in ("models", "codes", "results/metrics") for p in (work / top).rglob("*")
+                if p.is_file()}
+        attempts.write_text(good)
+        rc, out, second_seconds = snakemake_on(slurm, work, profile)
+        assert rc == 0, out[-3000:]
+        assert job_count(out) == {"claims": 1, "report": 1, "all": 1}, out[-3000:]
+        rerun = sacct(slurm, re.search(r"SLURM run ID: (\S+)", out)[1], since)
+        assert sorted((j["rule"], j["State"]) for j in rerun) == [("claims", "COMPLETED"), ("report", "COMPLETED")]
+        assert {p: p.stat().st_mtime_ns for p in done} == done
+        assert (work / "results" / "REPORT.md").is_file()
+        print(f"rerun under Slurm (claims and report only): {second_seconds:.0f} s")
 
-    # the same numbers as the local run, and nothing left to do
-    got = metrics(work)
-    # the reference: the same pipeline run locally by `dvc repro` (on the other xdist worker)
-    assert len(got) == 8 and got == local_metrics(tmp_path_factory)  # 6 models, the teacher's accuracy, the summary
-    assert "Nothing to be done" in run(["snakemake", "-n", "--cores", "1"], work)
+        # the same numbers as the local run, and nothing left to do
+        got = metrics(work)
+        # the reference: the same pipeline run locally by `dvc repro` (on the other xdist worker)
+        assert len(got) == 8 and got == local_metrics(tmp_path_factory)  # 6 models, the teacher's accuracy, the summary
+        assert "Nothing to be done" in run(["snakemake", "-n", "--cores", "1"], work)

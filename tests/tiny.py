@@ -1,7 +1,8 @@
-"""The tiny pipeline of tests/test_dag.py, shared by the tests that need a finished local run.
+"""The tiny pipeline of tests/test_dag.py, shared by the tests that need a finished run.
 
-    from tests.tiny import tiny_checkout, local_dvc_run, metrics
+    from tests.tiny import tiny_checkout, local_dvc_run, snakemake_run, metrics
     work = local_dvc_run(tmp_path_factory)      # `dvc repro` of the tiny pipeline, once per session
+    smk = snakemake_run(tmp_path_factory)       # a copy of a Snakemake run of it (Slurm's, or local)
     other = tiny_checkout(tmp_path / "x", tmp_path_factory)   # a fresh copy with the same params
 
 The same data (make_tiny_fashion_mnist, 300 train / 50 test images, seed 0) and params
@@ -12,13 +13,22 @@ callers must not change its outputs. `local_metrics` gives its metrics to a
 test on another worker (tests/test_slurm.py compares its Slurm run with them): the worker
 that makes the run leaves them in the folder that every worker of the session shares, and
 the other waits for them there rather than run the pipeline a second time on the same cores.
+
+The tiny data lie in that shared folder too, so that every copy of the session has the same
+params.yaml (data.root included) on every worker. `snakemake_run` gives tests/test_dag.py a
+finished Snakemake run to compare with the DVC run: a copy of tests/test_slurm.py's run (the
+same Snakefile and params under the committed Slurm profile, `sharing_snakemake_run`) when that
+test runs in this session and finishes, else one made here with `snakemake --cores 2`; either
+way one Snakemake run of the whole pipeline per session, not two.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -29,9 +39,19 @@ _SESSION: dict = {}
 
 
 def tiny_data(factory) -> Path:
-    """The tiny Fashion-MNIST of this session (written once)."""
+    """The tiny Fashion-MNIST of this session, written once into the folder that the workers share
+    (each writes it in its own folder and renames that into place; a worker that finds it there
+    takes it as it is: every worker writes the same bytes)."""
     if "data" not in _SESSION:
-        _SESSION["data"] = make_tiny_fashion_mnist(factory.mktemp("tiny-fashion-mnist"), n_train=300, n_test=50)
+        made = make_tiny_fashion_mnist(factory.mktemp("tiny-fashion-mnist"), n_train=300, n_test=50)
+        shared = _shared(factory, "tiny-fashion-mnist")
+        if shared is not None:
+            try:
+                os.rename(made, shared)  # atomic; fails when another worker's is there already
+            except OSError:
+                assert (shared / "t10k-labels-idx1-ubyte.gz").is_file(), shared
+            made = shared
+        _SESSION["data"] = made
     return _SESSION["data"]
 
 
@@ -72,6 +92,47 @@ def local_dvc_run(factory) -> Path:
             tmp.write_text(json.dumps(metrics(work)))
             tmp.replace(done)
     return _SESSION["dvc"]
+
+
+@contextlib.contextmanager
+def sharing_snakemake_run(factory, work: Path):
+    """Around a test that runs the tiny pipeline to the end with Snakemake in `work`
+    (tests/test_slurm.py): while it runs, the other workers' `snakemake_run` waits for it; when
+    the test passes they copy `work`; when it fails they run Snakemake themselves."""
+    started, done = _shared(factory, "tiny-snakemake-run.started"), _shared(factory, "tiny-snakemake-run.json")
+    if started is None:
+        yield
+        return
+    started.write_text(str(work))
+    try:
+        yield
+    except BaseException:
+        started.unlink(missing_ok=True)
+        raise
+    tmp = done.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"work": str(work)}))
+    tmp.replace(done)
+
+
+def snakemake_run(factory, wait_s: float = 1800) -> Path:
+    """A finished Snakemake run of the tiny pipeline, in a folder of this worker (once per session):
+    a copy of the run that `sharing_snakemake_run` announced (waiting up to `wait_s` for it to
+    finish), else `snakemake --cores 2` in a fresh copy of the checkout."""
+    if "smk" not in _SESSION:
+        dest = factory.mktemp("tiny-snakemake-run") / "repo"
+        started, done = _shared(factory, "tiny-snakemake-run.started"), _shared(factory, "tiny-snakemake-run.json")
+        if done is not None:
+            deadline = time.monotonic() + wait_s
+            while not done.is_file() and started.is_file() and time.monotonic() < deadline:
+                time.sleep(2)
+        if done is not None and done.is_file():
+            shutil.copytree(json.loads(done.read_text())["work"], dest, symlinks=True)
+            print(f"tiny pipeline, Snakemake: a copy of the Slurm run {done.read_text()}")
+        else:
+            tiny_checkout(dest, factory)
+            run(["snakemake", "--cores", "2"], dest, timeout=1800)
+        _SESSION["smk"] = dest
+    return _SESSION["smk"]
 
 
 def local_metrics(factory, wait_s: float = 1800) -> dict[str, dict]:
