@@ -13,7 +13,8 @@ is broken on purpose, so the run fails on that job and names its logs; once the 
 fixed, a second run resumes: it submits that one job only. Every job was an sbatch
 submission (sacct lists each), and the metrics equal those of the same pipeline run
 locally (tests/tiny.py's `dvc repro`, made once per `make test`); docs/performance.md
-has its measured time. A cluster this test started is taken down again; one that was already up is
+has its measured time. Once it has passed, tests/test_dag.py takes a copy of this run as the
+Snakemake run that it compares with the DVC run (tests/tiny.py, snakemake_run). A cluster this test started is taken down again; one that was already up is
 left running.
 """
 

@@ -1,7 +1,8 @@
 """The tiny pipeline of tests/test_dag.py, shared by the tests that need a finished run.
 
-    from tests.tiny import tiny_checkout, local_dvc_run, snakemake_run, metrics
+    from tests.tiny import tiny_checkout, local_dvc_run, dvc_run_copy, snakemake_run, metrics
     work = local_dvc_run(tmp_path_factory)      # `dvc repro` of the tiny pipeline, once per session
+    mine = dvc_run_copy(tmp_path_factory, tmp_path / "repo")  # a copy of it, from any worker
     smk = snakemake_run(tmp_path_factory)       # a copy of a Snakemake run of it (Slurm's, or local)
     other = tiny_checkout(tmp_path / "x", tmp_path_factory)   # a fresh copy with the same params
 
@@ -9,10 +10,11 @@ The same data (make_tiny_fashion_mnist, 300 train / 50 test images, seed 0) and 
 (tiny_params) as test_dag.py's end-to-end test. The local run is made at most once per
 pytest process (each pytest-xdist worker of `make test` is one) and returned to every
 caller (tests/test_dag.py and tests/test_dvc_remote.py; on one worker or on each of two):
-callers must not change its outputs. `local_metrics` gives its metrics to a
-test on another worker (tests/test_slurm.py compares its Slurm run with them): the worker
-that makes the run leaves them in the folder that every worker of the session shares, and
-the other waits for them there rather than run the pipeline a second time on the same cores.
+callers must not change its outputs. The worker that makes it leaves a snapshot of it and its
+metrics in the folder that every worker of the session shares: `local_metrics` gives a test on
+another worker the metrics (tests/test_slurm.py compares its Slurm run with them) and
+`dvc_run_copy` a copy (tests/test_every_key.py's experiment), each waiting there for the run
+rather than run the pipeline a second time on the same cores.
 
 The tiny data lie in that shared folder too, so that every copy of the session has the same
 params.yaml (data.root included) on every worker. `snakemake_run` gives tests/test_dag.py a
@@ -87,11 +89,34 @@ def local_dvc_run(factory) -> Path:
         _SESSION["dvc"] = work
         _SESSION["dvc_seconds"] = time.monotonic() - start
         print(f"tiny pipeline, dvc repro, locally: {_SESSION['dvc_seconds']:.0f} s")
-        if done is not None:
+        if done is not None:  # a snapshot that no test changes, for the other workers' copies
+            snapshot = shutil.copytree(work, _shared(factory, "tiny-dvc-run-snapshot"), symlinks=True)
             tmp = done.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(metrics(work)))
+            tmp.write_text(json.dumps({"snapshot": str(snapshot), "metrics": metrics(work)}))
             tmp.replace(done)
     return _SESSION["dvc"]
+
+
+def _wait_for_dvc_run(factory, wait_s: float) -> dict | None:
+    """The shared record of the session's tiny `dvc repro` run ({"snapshot", "metrics"}), waiting
+    up to `wait_s` while another worker makes it; None when no worker has made or is making it."""
+    done, started = _shared(factory, "tiny-dvc-run.json"), _shared(factory, "tiny-dvc-run.started")
+    if done is None:
+        return None
+    deadline = time.monotonic() + wait_s
+    while not done.is_file() and started.is_file() and time.monotonic() < deadline:
+        time.sleep(2)
+    return json.loads(done.read_text()) if done.is_file() else None
+
+
+def dvc_run_copy(factory, dest: Path, wait_s: float = 1800) -> Path:
+    """A copy at `dest` of the session's finished tiny `dvc repro` run (its snapshot, made by
+    whichever worker ran it; this worker runs it when none has), to change at will."""
+    shared = None if "dvc" in _SESSION else _wait_for_dvc_run(factory, wait_s)
+    if shared is None:
+        local_dvc_run(factory)
+        shared = _wait_for_dvc_run(factory, 0) or {"snapshot": str(_SESSION["dvc"])}
+    return shutil.copytree(shared["snapshot"], dest, symlinks=True)
 
 
 @contextlib.contextmanager
@@ -138,14 +163,8 @@ def snakemake_run(factory, wait_s: float = 1800) -> Path:
 def local_metrics(factory, wait_s: float = 1800) -> dict[str, dict]:
     """metrics(local_dvc_run(factory)), read from another worker's run when one has made or is
     making it (waiting up to `wait_s` for it to finish), else from this worker's own."""
-    done, started = _shared(factory, "tiny-dvc-run.json"), _shared(factory, "tiny-dvc-run.started")
-    if "dvc" not in _SESSION and done is not None:
-        deadline = time.monotonic() + wait_s
-        while not done.is_file() and started.is_file() and time.monotonic() < deadline:
-            time.sleep(2)
-        if done.is_file():
-            return json.loads(done.read_text())
-    return metrics(local_dvc_run(factory))
+    shared = None if "dvc" in _SESSION else _wait_for_dvc_run(factory, wait_s)
+    return shared["metrics"] if shared is not None else metrics(local_dvc_run(factory))
 
 
 def metrics(work: Path) -> dict[str, dict]:
