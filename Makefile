@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 
 help:
 	@echo "make run   - run the whole pipeline on the default params (dvc repro): 55-58 min on a 2-core bf16 CPU, about 1 h 55 on AVX2 (docs/performance.md)"
-	@echo "make test  - run the test suite (includes the slow end-to-end DAG tests)"
+	@echo "make test  - run the test suite, the end-to-end runs included: 6.5 min on a 2-core bf16 CPU, about 10 on AVX2 (docs/performance.md)"
 	@echo "make test-fast - the tests without the slow end-to-end ones"
 
 venv: $(VENV)/.installed
