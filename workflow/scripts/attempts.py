@@ -20,7 +20,10 @@ committed HEAD with its results (`make run`, commit).
 Do not edit dth/ while an attempt runs: its stages run the `dth` command of .venv, an editable
 install of this checkout, so an experiment runs the working tree's code, not its commit's (the
 first `all-seeds` run trained its 30 students, then failed at its `claims` stage because the
-claims code had changed under it in the meantime).
+claims code had changed under it in the meantime). To go on working meanwhile, run it from a
+second `git clone` with its own `.venv` (`make venv`) and this checkout's DVC cache
+(`dvc cache dir --local <cache>`), then `git fetch <clone> 'refs/exps/*:refs/exps/*'` here and
+rerun this script with --record-only.
 """
 
 from __future__ import annotations
