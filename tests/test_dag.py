@@ -49,9 +49,11 @@ def normalise(command: str) -> str:
     return " ".join(command.split())
 
 
-def dvc_commands(work: Path) -> list[str]:
+def dvc_commands(work: Path, ordered: bool = False) -> list[str]:
+    """The command of every stage of `work`'s DAG, sorted, or (ordered) in the order `dvc repro` runs them."""
     out = run(["dvc", "repro", "--dry", "--force"], work)
-    return sorted(normalise(line[2:]) for line in out.splitlines() if line.startswith("> "))
+    commands = [normalise(line[2:]) for line in out.splitlines() if line.startswith("> ")]
+    return commands if ordered else sorted(commands)
 
 
 def snakemake_commands(work: Path) -> list[str]:

@@ -27,7 +27,7 @@ from dth.cli import main as dth_main
 from dth.models import load_model
 from dth.names import student_name, ternary_name
 from tests.fakes import make_tiny_cifar10, make_tiny_nus_wide, patch_cifar10_md5, write_fake_imagenet_weights
-from tests.test_dag import REPO, checkout_copy, run
+from tests.test_dag import REPO, checkout_copy, dvc_commands
 
 
 def shrunk(preset: str, root: str) -> dict:
@@ -72,7 +72,7 @@ def test_preset_runs_end_to_end_at_its_real_shapes(preset, tmp_path, monkeypatch
     weights_file, weights = write_fake_imagenet_weights(torch_home, params["teacher"]["arch"])
     work = checkout_copy(tmp_path / "repo", params)
 
-    commands = dvc_commands_in_order(work)
+    commands = dvc_commands(work, ordered=True)
     assert commands[0] == "dth prepare --params params.yaml --out data/prepared", commands[:2]
     assert {c.split()[1] for c in commands} == {"prepare", "train-teacher", "train-student", "ternarize", "encode",
                                                 "evaluate", "service", "claims", "report", "gallery"}, commands
@@ -99,8 +99,3 @@ def test_preset_runs_end_to_end_at_its_real_shapes(preset, tmp_path, monkeypatch
     assert "### 6a." in report and ("mAP@10" in report) == (preset == "nus-wide")
     assert weights_file.is_file()  # read from the cache, not downloaded elsewhere
 
-
-def dvc_commands_in_order(work) -> list[str]:
-    """The commands of every stage of `work`'s DAG, in the order `dvc repro` runs them."""
-    out = run(["dvc", "repro", "--dry", "--force"], work)
-    return [" ".join(line[2:].split()) for line in out.splitlines() if line.startswith("> ")]

@@ -72,6 +72,25 @@ def _shared(factory, name: str) -> Path | None:
     return factory.getbasetemp().parent / name if os.environ.get("PYTEST_XDIST_WORKER") else None
 
 
+def _publish(done: Path, record: dict) -> None:
+    """Write `record` to the shared file `done` at once (the other workers read it whole or not at all)."""
+    tmp = done.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record))
+    tmp.replace(done)
+
+
+def _wait_for(factory, name: str, wait_s: float) -> dict | None:
+    """The shared record `name`.json, waiting up to `wait_s` while `name`.started says a worker is
+    making it; None without xdist, or when none has made it or is making it."""
+    done, started = _shared(factory, f"{name}.json"), _shared(factory, f"{name}.started")
+    if done is None:
+        return None
+    deadline = time.monotonic() + wait_s
+    while not done.is_file() and started.is_file() and time.monotonic() < deadline:
+        time.sleep(2)
+    return json.loads(done.read_text()) if done.is_file() else None
+
+
 def local_dvc_run(factory) -> Path:
     """The tiny pipeline run by `dvc repro` in a copy of the checkout (once per session)."""
     if "dvc" not in _SESSION:
@@ -91,31 +110,17 @@ def local_dvc_run(factory) -> Path:
         print(f"tiny pipeline, dvc repro, locally: {_SESSION['dvc_seconds']:.0f} s")
         if done is not None:  # a snapshot that no test changes, for the other workers' copies
             snapshot = shutil.copytree(work, _shared(factory, "tiny-dvc-run-snapshot"), symlinks=True)
-            tmp = done.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"snapshot": str(snapshot), "metrics": metrics(work)}))
-            tmp.replace(done)
+            _publish(done, {"snapshot": str(snapshot), "metrics": metrics(work)})
     return _SESSION["dvc"]
-
-
-def _wait_for_dvc_run(factory, wait_s: float) -> dict | None:
-    """The shared record of the session's tiny `dvc repro` run ({"snapshot", "metrics"}), waiting
-    up to `wait_s` while another worker makes it; None when no worker has made or is making it."""
-    done, started = _shared(factory, "tiny-dvc-run.json"), _shared(factory, "tiny-dvc-run.started")
-    if done is None:
-        return None
-    deadline = time.monotonic() + wait_s
-    while not done.is_file() and started.is_file() and time.monotonic() < deadline:
-        time.sleep(2)
-    return json.loads(done.read_text()) if done.is_file() else None
 
 
 def dvc_run_copy(factory, dest: Path, wait_s: float = 1800) -> Path:
     """A copy at `dest` of the session's finished tiny `dvc repro` run (its snapshot, made by
     whichever worker ran it; this worker runs it when none has), to change at will."""
-    shared = None if "dvc" in _SESSION else _wait_for_dvc_run(factory, wait_s)
+    shared = None if "dvc" in _SESSION else _wait_for(factory, "tiny-dvc-run", wait_s)
     if shared is None:
         local_dvc_run(factory)
-        shared = _wait_for_dvc_run(factory, 0) or {"snapshot": str(_SESSION["dvc"])}
+        shared = _wait_for(factory, "tiny-dvc-run", 0) or {"snapshot": str(_SESSION["dvc"])}
     return shutil.copytree(shared["snapshot"], dest, symlinks=True)
 
 
@@ -134,9 +139,7 @@ def sharing_snakemake_run(factory, work: Path):
     except BaseException:
         started.unlink(missing_ok=True)
         raise
-    tmp = done.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"work": str(work)}))
-    tmp.replace(done)
+    _publish(done, {"work": str(work)})
 
 
 def snakemake_run(factory, wait_s: float = 1800) -> Path:
@@ -145,14 +148,10 @@ def snakemake_run(factory, wait_s: float = 1800) -> Path:
     finish), else `snakemake --cores 2` in a fresh copy of the checkout."""
     if "smk" not in _SESSION:
         dest = factory.mktemp("tiny-snakemake-run") / "repo"
-        started, done = _shared(factory, "tiny-snakemake-run.started"), _shared(factory, "tiny-snakemake-run.json")
-        if done is not None:
-            deadline = time.monotonic() + wait_s
-            while not done.is_file() and started.is_file() and time.monotonic() < deadline:
-                time.sleep(2)
-        if done is not None and done.is_file():
-            shutil.copytree(json.loads(done.read_text())["work"], dest, symlinks=True)
-            print(f"tiny pipeline, Snakemake: a copy of the Slurm run {done.read_text()}")
+        shared = _wait_for(factory, "tiny-snakemake-run", wait_s)
+        if shared is not None:
+            shutil.copytree(shared["work"], dest, symlinks=True)
+            print(f"tiny pipeline, Snakemake: a copy of the Slurm run in {shared['work']}")
         else:
             tiny_checkout(dest, factory)
             run(["snakemake", "--cores", "2"], dest, timeout=1800)
@@ -163,7 +162,7 @@ def snakemake_run(factory, wait_s: float = 1800) -> Path:
 def local_metrics(factory, wait_s: float = 1800) -> dict[str, dict]:
     """metrics(local_dvc_run(factory)), read from another worker's run when one has made or is
     making it (waiting up to `wait_s` for it to finish), else from this worker's own."""
-    shared = None if "dvc" in _SESSION else _wait_for_dvc_run(factory, wait_s)
+    shared = None if "dvc" in _SESSION else _wait_for(factory, "tiny-dvc-run", wait_s)
     return shared["metrics"] if shared is not None else metrics(local_dvc_run(factory))
 
 
